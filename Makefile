@@ -1,0 +1,47 @@
+# Thin wrapper over CMake presets. The two set-up commands:
+#   make run    builds a release and runs the engine's main program
+#   make test   installs missing packages, builds and runs the default suite
+.PHONY: all deps build release test test-asan test-tsan run bench format format-check tidy clean
+
+PRESET ?= debug
+DATA_DIR ?= $(CURDIR)/data
+
+all: build
+
+deps:
+	@./scripts/setup-deps.sh
+
+build: deps
+	cmake --preset $(PRESET) >/dev/null
+	cmake --build --preset $(PRESET)
+
+release: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release
+
+test: build
+	ctest --preset $(PRESET) --timeout 600 $(CTEST_ARGS)
+
+test-asan:
+	$(MAKE) test PRESET=asan
+
+test-tsan:
+	$(MAKE) test PRESET=tsan CTEST_ARGS="-L stress"
+
+run: release
+	./build/release/sutra-demo $(DATA_DIR)
+
+bench: release
+	./bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+tidy: build
+	clang-tidy -p build/$(PRESET) --quiet $$(git ls-files 'src/*.c')
+
+clean:
+	rm -rf build

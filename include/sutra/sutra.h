@@ -1,0 +1,307 @@
+/* sutra.h - public API of libsutra, the Sutra knowledge-graph memory engine.
+ *
+ * A store is a directory holding concepts (16-byte id, content, optional f32
+ * vector of the store's dimension, strength, confidence, timestamps, string
+ * metadata) and typed, weighted associations between them.
+ *
+ * Conventions (libuv/LMDB style):
+ *  - Every call that can fail returns 0 or a negative SUTRA_E* code; results
+ *    come back through out-parameters. sutra_strerror() names a code and
+ *    sutra_last_error() gives the precise message of the last failure on the
+ *    calling thread (setting/value/range, file/offset/reason, ...).
+ *  - Ownership is stated at every pointer: "borrowed until X" or "caller
+ *    frees with Y".
+ *  - All functions are thread-safe. Readers never wait for writers; writers
+ *    are applied one at a time in log order. A write that returned 0 is
+ *    visible to every read that starts after the return, on any thread.
+ */
+#ifndef SUTRA_SUTRA_H
+#define SUTRA_SUTRA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define SUTRA_API __attribute__((visibility("default")))
+#else
+#define SUTRA_API
+#endif
+
+#define SUTRA_VERSION_STRING "0.1.0"
+
+/* ---- errors ------------------------------------------------------------ */
+
+enum {
+	SUTRA_OK = 0,
+	SUTRA_EINVAL = -1,    /* bad argument or option; see sutra_last_error() */
+	SUTRA_ENOMEM = -2,    /* allocation failed */
+	SUTRA_EIO = -3,       /* I/O error (sticky for writes when from fsync/write) */
+	SUTRA_ENOSPC = -4,    /* no space left on device (sticky like EIO) */
+	SUTRA_ENOTFOUND = -5, /* no such concept or association */
+	SUTRA_EBUSY = -6,     /* write queue full for longer than busy_timeout_ms */
+	SUTRA_EREADONLY = -7, /* store turned read-only after a failed write/fsync */
+	SUTRA_ECORRUPT = -8,  /* on-disk corruption detected; message says where */
+	SUTRA_ELOCKED = -9,   /* the directory is open in another process */
+	SUTRA_ETOOBIG = -10,  /* a value exceeds a configured limit */
+	SUTRA_EVERSION = -11, /* unsupported on-disk format version */
+	SUTRA_ECLOSED = -12   /* the store is closing */
+};
+
+SUTRA_API const char *sutra_strerror(int err);
+/* Message of the last failed call on this thread. Borrowed until the next
+ * sutra_* call on this thread. Never NULL. */
+SUTRA_API const char *sutra_last_error(void);
+
+/* ---- identifiers --------------------------------------------------------- */
+
+#define SUTRA_ID_BYTES 16
+#define SUTRA_ID_HEX 33 /* 32 hex characters + NUL */
+
+typedef struct sutra_id {
+	uint8_t b[SUTRA_ID_BYTES];
+} sutra_id;
+
+/* Parses a client id string exactly as the Rust server did: odd length gets
+ * a leading '0'; hex (any case) is decoded, <= 16 bytes copied to the front
+ * of a zeroed id, longer input keeps the first 16 bytes; a string that is
+ * not hex becomes the MD5 digest of its bytes. Never fails. */
+SUTRA_API void sutra_id_parse(const char *s, size_t len, sutra_id *out);
+/* Writes 32 lowercase hex characters and a NUL into out. */
+SUTRA_API void sutra_id_format(const sutra_id *id, char out[SUTRA_ID_HEX]);
+/* SipHash-1-3, keys (0,0), over content followed by one 0xFF byte. */
+SUTRA_API uint64_t sutra_content_hash(const void *content, size_t len);
+/* The id LearnConceptV2 stores: the 8 hash bytes (big-endian, as printed)
+ * followed by 8 zero bytes. */
+SUTRA_API void sutra_id_from_content(const void *content, size_t len, sutra_id *out);
+/* The 16 hex characters LearnConceptV2 returns, plus NUL. */
+SUTRA_API void sutra_content_hash_format(uint64_t h, char out[17]);
+
+/* ---- options ------------------------------------------------------------- */
+
+enum sutra_durability {
+	SUTRA_DURABILITY_ALWAYS = 0,   /* acknowledge after fdatasync (group commit) */
+	SUTRA_DURABILITY_INTERVAL = 1, /* fdatasync every interval_ms; loss window bounded */
+	SUTRA_DURABILITY_NONE = 2      /* written to the OS in the background, never synced */
+};
+
+typedef struct sutra_options {
+	uint32_t dimension;            /* vector dimension, 1..4096 (default 768) */
+	int durability;                /* enum sutra_durability (default always) */
+	uint32_t interval_ms;          /* for DURABILITY_INTERVAL, 1..60000 (default 1000) */
+	uint64_t wal_segment_bytes;    /* 1 MiB..1 GiB (default 64 MiB) */
+	uint64_t checkpoint_wal_bytes; /* checkpoint after this much WAL, 1 MiB..64 GiB, 0 = only on demand (default 256 MiB) */
+	uint64_t max_pending_bytes;    /* write queue cap (bytes not yet written), 64 KiB..4 GiB (default 64 MiB) */
+	uint32_t busy_timeout_ms;      /* wait for queue space before SUTRA_EBUSY, 0..600000 (default 5000) */
+	uint32_t max_content_bytes;    /* 0..10485760 (default 10485760) */
+	uint32_t max_batch_ops;        /* operations per batch, 1..10000000 (default 1000000) */
+	uint64_t max_batch_bytes;      /* encoded bytes per batch, 1 KiB..1 GiB (default 256 MiB) */
+	uint32_t max_meta_bytes;       /* encoded metadata per concept, 0..1048576 (default 65536) */
+	uint32_t sched_min_interval_ms;  /* background scheduler, 1..100 (default 1) */
+	uint32_t sched_base_interval_ms; /* min..max (default 10) */
+	uint32_t sched_max_interval_ms;  /* min..1000 (default 100) */
+	int create_if_missing;         /* default 1 */
+	int repair;                    /* default 0: refuse to open on corruption before the WAL tail */
+} sutra_options;
+
+SUTRA_API void sutra_options_init(sutra_options *o);
+/* Sets an option from text, as configuration files and flags do. Keys are
+ * the field names above; durability takes "always", "none" or
+ * "interval:<ms>". Sizes accept a K/M/G suffix. Returns SUTRA_EINVAL naming
+ * the key, the value and the allowed range. */
+SUTRA_API int sutra_options_set(sutra_options *o, const char *key, const char *value);
+/* Checks every field; SUTRA_EINVAL names the first bad one. */
+SUTRA_API int sutra_options_validate(const sutra_options *o);
+
+/* ---- open / close -------------------------------------------------------- */
+
+typedef struct sutra_db sutra_db;
+
+/* Opens (or creates) the store in dir. Recovers from the last checkpoint and
+ * the WAL. A torn WAL tail is cut and reported in the stats; corruption
+ * before the tail fails with SUTRA_ECORRUPT unless o->repair. The store's
+ * dimension is fixed at creation; reopening with another fails. o may be
+ * NULL for defaults. On success *out is owned by the caller: close it. */
+SUTRA_API int sutra_open(const char *dir, const sutra_options *o, sutra_db **out);
+/* Makes every write durable, stops background work and frees db. Returns
+ * the sticky error if the store had turned read-only (db is freed anyway). */
+SUTRA_API int sutra_close(sutra_db *db);
+
+/* ---- writes -------------------------------------------------------------- */
+
+#define SUTRA_ASSOC_SEMANTIC 0
+#define SUTRA_ASSOC_CAUSAL 1
+#define SUTRA_ASSOC_TEMPORAL 2
+#define SUTRA_ASSOC_HIERARCHICAL 3
+#define SUTRA_ASSOC_COMPOSITIONAL 4
+#define SUTRA_ASSOC_TYPES 5
+
+typedef struct sutra_meta_entry {
+	const char *key;   /* NUL-terminated, 1..255 bytes */
+	const char *value; /* NUL-terminated */
+} sutra_meta_entry;
+
+/* A concept to learn. All pointers are borrowed for the duration of the call
+ * only; the engine copies what it keeps. */
+typedef struct sutra_concept_in {
+	sutra_id id;
+	const void *content;
+	size_t content_len;     /* <= max_content_bytes */
+	const float *vector;    /* NULL: no vector */
+	uint32_t vector_dim;    /* must equal the store's dimension when vector != NULL */
+	float strength;         /* finite, >= 0 */
+	float confidence;       /* 0..1 */
+	const sutra_meta_entry *meta;
+	size_t meta_count;
+} sutra_concept_in;
+
+/* Learning an existing id replaces its content, vector, strength, confidence
+ * and metadata, keeps its creation time and all its associations. lsn (may
+ * be NULL) receives the log sequence number of the write. */
+SUTRA_API int sutra_learn(sutra_db *db, const sutra_concept_in *c, uint64_t *lsn);
+/* Removes the concept and every association touching it. SUTRA_ENOTFOUND if
+ * absent. */
+SUTRA_API int sutra_delete(sutra_db *db, const sutra_id *id, uint64_t *lsn);
+/* Creates or updates the association (source, target, type). Both concepts
+ * must exist (SUTRA_ENOTFOUND otherwise). type 0..4, confidence 0..1. */
+SUTRA_API int sutra_associate(sutra_db *db, const sutra_id *source, const sutra_id *target,
+			      unsigned type, float confidence, uint64_t *lsn);
+/* Removes one association. SUTRA_ENOTFOUND if absent. */
+SUTRA_API int sutra_dissociate(sutra_db *db, const sutra_id *source, const sutra_id *target,
+			       unsigned type, uint64_t *lsn);
+
+/* A batch: operations applied atomically (all or none, across crashes too)
+ * in the order they were added. Adding copies the inputs. A batch is owned
+ * by the caller (sutra_batch_free) and may be committed once; clear it to
+ * reuse it. */
+typedef struct sutra_batch sutra_batch;
+SUTRA_API int sutra_batch_new(sutra_batch **out);
+SUTRA_API void sutra_batch_free(sutra_batch *b);
+SUTRA_API void sutra_batch_clear(sutra_batch *b);
+SUTRA_API size_t sutra_batch_count(const sutra_batch *b);
+SUTRA_API int sutra_batch_learn(sutra_batch *b, const sutra_concept_in *c);
+SUTRA_API int sutra_batch_delete(sutra_batch *b, const sutra_id *id);
+SUTRA_API int sutra_batch_associate(sutra_batch *b, const sutra_id *source, const sutra_id *target,
+				    unsigned type, float confidence);
+SUTRA_API int sutra_batch_dissociate(sutra_batch *b, const sutra_id *source,
+				     const sutra_id *target, unsigned type);
+/* Validates every operation against the store and the earlier operations
+ * of the batch, then logs and applies them as one record. On any error
+ * nothing is applied. */
+SUTRA_API int sutra_batch_commit(sutra_db *db, sutra_batch *b, uint64_t *lsn);
+
+/* Waits until every write acknowledged so far is on disk (any durability). */
+SUTRA_API int sutra_sync(sutra_db *db);
+/* Writes a checkpoint now and removes WAL segments it covers. */
+SUTRA_API int sutra_checkpoint(sutra_db *db);
+
+/* ---- reads --------------------------------------------------------------- */
+
+/* A concept as read. In a copy from sutra_get every pointer points into the
+ * same allocation; in a view passed to a scan callback everything is
+ * borrowed until the callback returns. */
+typedef struct sutra_concept {
+	sutra_id id;
+	const char *content; /* content_len bytes followed by a NUL */
+	size_t content_len;
+	const float *vector; /* NULL or vector_dim floats */
+	uint32_t vector_dim;
+	float strength;
+	float confidence;
+	uint64_t created_us; /* microseconds since the Unix epoch */
+	uint64_t updated_us;
+	uint32_t meta_count;
+	uint32_t out_degree;
+	uint32_t in_degree;
+	const void *meta_blob; /* iterate with sutra_meta_next */
+	size_t meta_blob_len;
+} sutra_concept;
+
+/* Copies the concept into one allocation. Caller frees with
+ * sutra_concept_free. SUTRA_ENOTFOUND if absent. */
+SUTRA_API int sutra_get(sutra_db *db, const sutra_id *id, sutra_concept **out);
+SUTRA_API void sutra_concept_free(sutra_concept *c);
+/* 1 if the concept exists, 0 if not. */
+SUTRA_API int sutra_exists(sutra_db *db, const sutra_id *id);
+/* Iterates metadata: start with *pos = 0; returns 1 and sets key/value
+ * (NUL-terminated, borrowed like the concept) while entries remain, then 0. */
+SUTRA_API int sutra_meta_next(const sutra_concept *c, size_t *pos, const char **key,
+			      const char **value);
+
+#define SUTRA_DIR_OUT 1
+#define SUTRA_DIR_IN 2
+#define SUTRA_DIR_BOTH 3
+#define SUTRA_TYPE_ANY (-1)
+
+typedef struct sutra_neighbor {
+	sutra_id id;        /* the other endpoint */
+	float confidence;
+	uint8_t type;       /* SUTRA_ASSOC_* */
+	uint8_t direction;  /* SUTRA_DIR_OUT: id is the target; SUTRA_DIR_IN: id is the source */
+} sutra_neighbor;
+
+/* Fills up to cap neighbours of id (direction mask, type or SUTRA_TYPE_ANY)
+ * into out (caller-owned) and sets *total to the number that match, which
+ * may exceed cap. SUTRA_ENOTFOUND if the concept is absent. */
+SUTRA_API int sutra_neighbors(sutra_db *db, const sutra_id *id, int direction, int type,
+			      sutra_neighbor *out, size_t cap, size_t *total);
+
+/* Calls fn for every concept, in no particular order, on a consistent view
+ * of each concept. The view is borrowed until fn returns; fn returns
+ * non-zero to stop (that value is returned). Writers are not blocked. */
+typedef int (*sutra_scan_fn)(void *ctx, const sutra_concept *c);
+SUTRA_API int sutra_scan(sutra_db *db, sutra_scan_fn fn, void *ctx);
+/* Calls fn for every association (each once, from its source). */
+typedef int (*sutra_assoc_fn)(void *ctx, const sutra_id *source, const sutra_id *target,
+			      unsigned type, float confidence);
+SUTRA_API int sutra_scan_associations(sutra_db *db, sutra_assoc_fn fn, void *ctx);
+
+/* ---- stats --------------------------------------------------------------- */
+
+typedef struct sutra_stats {
+	/* contents */
+	uint64_t concepts, associations, vectors;
+	uint64_t content_bytes, vector_bytes, meta_bytes;
+	/* writes */
+	uint64_t ops_written;     /* operations acknowledged since open */
+	uint64_t records_written; /* WAL records (a batch is one) */
+	uint64_t ops_dropped;     /* always 0: writes are refused, never dropped */
+	uint64_t busy_rejections; /* SUTRA_EBUSY answers */
+	/* WAL */
+	uint64_t wal_next_lsn, wal_durable_lsn;
+	uint64_t wal_segments, wal_bytes; /* on disk now */
+	uint64_t wal_fsyncs, wal_writes;
+	uint64_t pending_records, pending_bytes; /* queued, not yet written */
+	/* checkpoints */
+	uint64_t checkpoint_lsn, checkpoints, checkpoint_bytes, checkpoint_last_us;
+	/* recovery at open */
+	uint64_t recovery_replayed, recovery_torn_bytes, recovery_skipped_ops, recovery_us;
+	/* health */
+	int read_only;         /* 1 after a failed fsync/write */
+	int sticky_error;      /* the SUTRA_E* that caused it, else 0 */
+	char sticky_message[256];
+	/* background scheduler (the adaptive reconciler's figures) */
+	uint64_t sched_cycles;
+	double queue_depth;     /* records queued now */
+	double queue_ema;       /* EMA of the queue depth (alpha 0.3) */
+	double utilization;     /* queue bytes / max_pending_bytes, 0..1 */
+	double interval_ms;     /* current scheduler interval */
+	double processing_rate; /* records made durable per second (EMA) */
+	double predicted_depth; /* queue depth expected at the next cycle */
+	double estimated_lag_ms;
+	double health_score;    /* 0..1 */
+	const char *recommendation; /* static text */
+	uint64_t uptime_us;
+} sutra_stats;
+
+SUTRA_API int sutra_stats_get(sutra_db *db, sutra_stats *out);
+/* 0 if the store accepts writes; else the sticky error. */
+SUTRA_API int sutra_health(sutra_db *db);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SUTRA_SUTRA_H */

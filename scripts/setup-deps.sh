@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs the Debian 12 packages Sutra needs to build, test and benchmark.
+# Idempotent: does nothing when everything is present. Needs root (or sudo)
+# only when something is missing.
+set -eu
+
+PACKAGES="build-essential cmake pkg-config clang clang-format clang-tidy
+libclang-rt-14-dev libssl-dev liburcu-dev libcmocka-dev liblmdb-dev
+libsqlite3-dev libxxhash-dev python3 python3-msgpack python3-numpy"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "setup-deps: installing:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO="sudo"
+else
+	echo "setup-deps: need root to install:$missing" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q || true
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing
