@@ -1,0 +1,209 @@
+/* db.c - opening, recovering and closing a store.
+ *
+ * Open: validate options, lock the directory, read the manifest (or create
+ * a new store), load the checkpoint it names, replay the WAL from there,
+ * start a fresh WAL segment and the background threads. Close: stop
+ * accepting writes, stop the background, make everything durable, free.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "engine/db.h"
+#include "io/io.h"
+#include "util/alloc.h"
+#include "util/bytes.h"
+#include "util/clock.h"
+#include "util/err.h"
+
+/* Applies one WAL record at recovery. */
+static int replay_record(void *ctx, uint64_t lsn, uint8_t *payload, size_t len)
+{
+	sutra_db *db = ctx;
+	uint32_t count;
+	size_t pos = OP_BATCH_HEADER;
+	int rc = op_batch_header(payload, len, &count);
+
+	for (uint32_t k = 0; k < count && rc == 0; k++) {
+		struct op o;
+		if ((rc = op_decode(payload + pos, len - pos, &o)) == 0)
+			rc = store_apply(&db->store, &o, false, true);
+		pos += o.size;
+	}
+	return rc;
+}
+
+static int open_manifest(sutra_db *db, bool *created)
+{
+	int rc = manifest_read(db->dir, &db->manifest);
+
+	*created = false;
+	if (rc == SUTRA_ENOTFOUND) {
+		char **names = NULL;
+		size_t n = 0;
+		if ((rc = io_list(db->dir, "wal-", &names, &n)) < 0)
+			return rc;
+		io_list_free(names, n);
+		if (n > 0)
+			return err_set(SUTRA_ECORRUPT, "%s: WAL segments but no MANIFEST", db->dir);
+		db->manifest.dimension = db->opt.dimension;
+		db->manifest.checkpoint_lsn = 0;
+		db->manifest.created_us = clock_wall_us();
+		*created = true;
+		return manifest_write(db->dir, &db->manifest);
+	}
+	if (rc < 0)
+		return rc;
+	if (db->manifest.dimension != db->opt.dimension)
+		return err_set(SUTRA_EINVAL,
+			       "option dimension = %u does not match the store's dimension %u (%s)",
+			       db->opt.dimension, db->manifest.dimension, db->dir);
+	return 0;
+}
+
+static int load_checkpoint(sutra_db *db)
+{
+	struct ckpt_result res;
+	struct ckpt_map map;
+	uint64_t lsn = db->manifest.checkpoint_lsn;
+
+	if (lsn == 0)
+		return 0;
+	if (!(db->maps = sutra_calloc(1, sizeof *db->maps)))
+		return err_set(SUTRA_ENOMEM, "out of memory opening the checkpoint");
+	int rc = ckpt_load(db->dir, lsn, db->opt.dimension, db->opt.repair, &db->store, &map, &res);
+	db->maps[0] = map;
+	db->nmaps = 1;
+	atomic_store(&db->checkpoint_lsn, lsn);
+	atomic_store(&db->checkpoint_bytes, res.bytes);
+	return rc;
+}
+
+static int recover(sutra_db *db)
+{
+	struct wal_replay_info info;
+	struct wal_config cfg = {
+		.segment_bytes = db->opt.wal_segment_bytes,
+		.max_pending_bytes = db->opt.max_pending_bytes,
+		.busy_timeout_ms = db->opt.busy_timeout_ms,
+		.sync = db->opt.durability != SUTRA_DURABILITY_NONE,
+	};
+	uint64_t t0 = clock_mono_ns();
+	uint64_t from = db->manifest.checkpoint_lsn ? db->manifest.checkpoint_lsn : 1;
+	int rc;
+
+	if ((rc = load_checkpoint(db)) < 0 ||
+	    (rc = wal_replay(db->dir, from, db->opt.repair, replay_record, db, &info)) < 0)
+		return rc;
+	if (info.torn_bytes)
+		fprintf(stderr, "sutra: recovery cut a torn WAL tail: %s\n", info.torn_where);
+	db->recovery_replayed = info.replayed;
+	db->recovery_torn = info.torn_bytes;
+	db->recovery_skipped = db->store.skipped_ops;
+	if ((rc = wal_open(db->dir, &cfg, info.next_lsn, &db->wal)) < 0)
+		return rc;
+	rc = ckpt_remove_others(db->dir, db->manifest.checkpoint_lsn);
+	db->recovery_us = (clock_mono_ns() - t0) / 1000;
+	return rc;
+}
+
+static int open_dir(sutra_db *db)
+{
+	struct stat st;
+
+	if (stat(db->dir, &st) != 0) {
+		if (!db->opt.create_if_missing)
+			return err_set(SUTRA_ENOTFOUND, "store directory %s does not exist", db->dir);
+		return io_mkdir_p(db->dir);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return err_set(SUTRA_EINVAL, "%s is not a directory", db->dir);
+	return 0;
+}
+
+static void db_free(sutra_db *db)
+{
+	store_destroy(&db->store);
+	for (size_t i = 0; i < db->nmaps; i++)
+		io_munmap(db->maps[i].addr, db->maps[i].size);
+	sutra_free(db->maps);
+	if (db->lock_fd >= 0)
+		io_close(db->lock_fd);
+	pthread_mutex_destroy(&db->wlock);
+	sutra_free(db->dir);
+	sutra_free(db);
+}
+
+int sutra_open(const char *dir, const sutra_options *o, sutra_db **out)
+{
+	sutra_options defaults;
+	sutra_db *db;
+	bool created;
+	int rc;
+
+	if (!dir || !*dir || !out)
+		return err_set(SUTRA_EINVAL, "open: missing directory or output handle");
+	if (!o) {
+		sutra_options_init(&defaults);
+		o = &defaults;
+	}
+	if ((rc = sutra_options_validate(o)) < 0)
+		return rc;
+	if (!(db = sutra_calloc(1, sizeof *db)) || !(db->dir = sutra_memdup0(dir, strlen(dir)))) {
+		sutra_free(db);
+		return err_set(SUTRA_ENOMEM, "out of memory opening %s", dir);
+	}
+	db->opt = *o;
+	db->lock_fd = -1;
+	db->opened_us = clock_wall_us();
+	pthread_mutex_init(&db->wlock, NULL);
+	if ((rc = store_init(&db->store)) < 0 || (rc = open_dir(db)) < 0 ||
+	    (rc = io_lock_dir(db->dir, &db->lock_fd)) < 0 || (rc = open_manifest(db, &created)) < 0 ||
+	    (rc = recover(db)) < 0 || (rc = bg_start(db)) < 0)
+		goto fail;
+	*out = db;
+	return 0;
+fail:
+	bg_stop(db);
+	if (db->wal)
+		wal_close(db->wal);
+	db_free(db);
+	return rc;
+}
+
+int sutra_close(sutra_db *db)
+{
+	if (!db)
+		return 0;
+	pthread_mutex_lock(&db->wlock);
+	atomic_store(&db->closing, 1);
+	pthread_mutex_unlock(&db->wlock);
+	bg_stop(db);
+	int rc = wal_close(db->wal);
+	int sticky = atomic_load(&db->apply_error);
+	db_free(db);
+	return sticky ? sticky : rc;
+}
+
+int sutra_sync(sutra_db *db)
+{
+	int rc = db_check_open(db);
+
+	return rc < 0 ? rc : wal_flush(db->wal, true);
+}
+
+int sutra_checkpoint(sutra_db *db)
+{
+	int rc = db_check_open(db);
+
+	return rc < 0 ? rc : bg_checkpoint(db);
+}
+
+int sutra_health(sutra_db *db)
+{
+	if (!db)
+		return SUTRA_EINVAL;
+	int e = atomic_load(&db->apply_error);
+	return e ? e : wal_error(db->wal);
+}

@@ -1,0 +1,353 @@
+/* write.c - the write path: every write is a batch of ops (store/op.h).
+ *
+ * Under the writer lock a batch is validated against the store and its own
+ * earlier ops (so the log never holds an op that cannot apply), its
+ * timestamps are resolved (so replay is a pure overwrite), it is queued in
+ * the WAL as one record and applied in memory, where it becomes visible.
+ * The lock is then dropped and, with durability always, the caller waits
+ * for the group commit that covers its lsn: the write is acknowledged only
+ * once it is on disk.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "engine/db.h"
+#include "util/alloc.h"
+#include "util/bytes.h"
+#include "util/clock.h"
+#include "util/err.h"
+
+/* Concepts created or deleted by earlier ops of the batch being validated
+ * (open addressing; sized for the batch, only for batches of two or more). */
+struct overlay_slot {
+	uint8_t id[16];
+	uint8_t state; /* 0 empty, 1 present, 2 absent */
+	uint64_t created_us;
+};
+
+struct overlay {
+	struct overlay_slot *slots;
+	size_t mask;
+};
+
+static struct overlay_slot *overlay_get(struct overlay *ov, const uint8_t *id)
+{
+	if (!ov->slots)
+		return NULL;
+	size_t i = (ld64(id) ^ ld64(id + 8) * 0x9e3779b97f4a7c15ULL) & ov->mask;
+	while (ov->slots[i].state && memcmp(ov->slots[i].id, id, 16) != 0)
+		i = (i + 1) & ov->mask;
+	if (!ov->slots[i].state)
+		memcpy(ov->slots[i].id, id, 16);
+	return &ov->slots[i];
+}
+
+/* Does the concept exist at this point of the batch? *created gets its
+ * creation time when it does. */
+static bool concept_exists(sutra_db *db, struct overlay *ov, const uint8_t *id, uint64_t *created)
+{
+	struct overlay_slot *s = overlay_get(ov, id);
+
+	if (s && s->state) {
+		*created = s->created_us;
+		return s->state == 1;
+	}
+	struct node *n = store_find(&db->store, id);
+	*created = n ? n->created_us : 0;
+	return n != NULL;
+}
+
+static void overlay_set(struct overlay *ov, const uint8_t *id, int state, uint64_t created)
+{
+	struct overlay_slot *s = overlay_get(ov, id);
+
+	if (s) {
+		s->state = (uint8_t)state;
+		s->created_us = created;
+	}
+}
+
+static int check_learn(sutra_db *db, const struct op *o)
+{
+	if (o->dim && o->dim != db->opt.dimension)
+		return err_set(SUTRA_EINVAL,
+			       "vector dimension %u does not match the store's dimension %u", o->dim,
+			       db->opt.dimension);
+	if (o->content_len > db->opt.max_content_bytes)
+		return err_set(SUTRA_ETOOBIG, "Content too large: %u bytes (max: %u)",
+			       o->content_len, db->opt.max_content_bytes);
+	if (o->meta_len > db->opt.max_meta_bytes)
+		return err_set(SUTRA_ETOOBIG, "metadata too large: %u bytes (max_meta_bytes: %u)",
+			       o->meta_len, db->opt.max_meta_bytes);
+	return 0;
+}
+
+static int not_found(const char *what, const uint8_t *id, uint32_t k, uint32_t n)
+{
+	char hex[SUTRA_ID_HEX];
+
+	sutra_id_format((const sutra_id *)id, hex);
+	return n > 1 ? err_set(SUTRA_ENOTFOUND, "no such %s %s (op %u of %u)", what, hex, k + 1, n)
+		     : err_set(SUTRA_ENOTFOUND, "no such %s %s", what, hex);
+}
+
+/* Validates op k (of n) and patches the timestamps of a learn op into buf. */
+static int validate_op(sutra_db *db, struct overlay *ov, uint8_t *buf, const uint8_t *payload,
+		       const struct op *o, uint32_t k, uint32_t n, uint64_t now)
+{
+	uint64_t created;
+	int rc;
+
+	switch (o->kind) {
+	case OP_LEARN:
+		if ((rc = check_learn(db, o)) < 0)
+			return rc;
+		if (!concept_exists(db, ov, o->id, &created))
+			created = now;
+		st64(buf + (o->raw - payload) + 32, created);
+		st64(buf + (o->raw - payload) + 40, now);
+		overlay_set(ov, o->id, 1, created);
+		return 0;
+	case OP_DELETE:
+		if (!concept_exists(db, ov, o->id, &created))
+			return not_found("concept", o->id, k, n);
+		overlay_set(ov, o->id, 2, 0);
+		return 0;
+	case OP_ASSOC:
+		if (!concept_exists(db, ov, o->src, &created))
+			return not_found("source concept", o->src, k, n);
+		if (!concept_exists(db, ov, o->dst, &created))
+			return not_found("target concept", o->dst, k, n);
+		return 0;
+	case OP_DISSOC: {
+		/* Alone it must exist; inside a batch removing an absent one is a no-op. */
+		struct node *src = store_find(&db->store, o->src);
+		if (n == 1 && (!src || !adj_has(src, ADJ_OUT, o->dst, o->type)))
+			return err_set(SUTRA_ENOTFOUND, "no such association");
+		return 0;
+	}
+	default:
+		return err_set(SUTRA_EINVAL, "unknown op kind %d", o->kind);
+	}
+}
+
+static int validate_batch(sutra_db *db, struct opbuf *b, const uint8_t *payload, size_t len)
+{
+	struct overlay ov = {0};
+	uint64_t now = clock_wall_us();
+	size_t pos = OP_BATCH_HEADER;
+	int rc = 0;
+
+	if (b->count > 1) {
+		size_t cap = 16;
+		while (cap < (size_t)b->count * 2)
+			cap *= 2;
+		if (!(ov.slots = sutra_calloc(cap, sizeof *ov.slots)))
+			return err_set(SUTRA_ENOMEM, "out of memory validating a batch");
+		ov.mask = cap - 1;
+	}
+	for (uint32_t k = 0; k < b->count && rc == 0; k++) {
+		struct op o;
+		if ((rc = op_decode(payload + pos, len - pos, &o)) == 0)
+			rc = validate_op(db, &ov, b->data, payload, &o, k, b->count, now);
+		pos += o.size;
+	}
+	sutra_free(ov.slots);
+	return rc;
+}
+
+/* Applies a logged batch. A failure here (out of memory) leaves memory
+ * behind the log, so the store turns read-only until it is reopened. */
+static int apply_batch(sutra_db *db, const uint8_t *payload, size_t len, uint64_t lsn)
+{
+	size_t pos = OP_BATCH_HEADER;
+	uint32_t count = ld32(payload);
+
+	for (uint32_t k = 0; k < count; k++) {
+		struct op o;
+		int rc = op_decode(payload + pos, len - pos, &o);
+		if (rc == 0)
+			rc = store_apply(&db->store, &o, false, o.kind == OP_DISSOC);
+		if (rc < 0) {
+			atomic_store(&db->apply_error, rc);
+			return err_set(rc,
+				       "applying lsn %" PRIu64 " op %u failed (%s); the write is "
+				       "logged, the store is read-only until reopened",
+				       lsn, k + 1, sutra_last_error());
+		}
+		pos += o.size;
+	}
+	return 0;
+}
+
+static int check_limits(sutra_db *db, const struct opbuf *b, size_t len)
+{
+	if (b->count > db->opt.max_batch_ops)
+		return err_set(SUTRA_ETOOBIG, "Batch too large: %u items (max: %u)", b->count,
+			       db->opt.max_batch_ops);
+	if (len > db->opt.max_batch_bytes)
+		return err_set(SUTRA_ETOOBIG, "Batch too large: %zu bytes (max_batch_bytes: %" PRIu64 ")",
+			       len, db->opt.max_batch_bytes);
+	return 0;
+}
+
+static int writable(sutra_db *db)
+{
+	int e = atomic_load(&db->apply_error);
+
+	if (atomic_load(&db->closing))
+		return err_set(SUTRA_ECLOSED, "the store is closing");
+	if (e)
+		return err_set(SUTRA_EREADONLY,
+			       "the store is read-only after a failed in-memory apply (%s); reopen it",
+			       sutra_strerror(e));
+	e = wal_error(db->wal);
+	if (e)
+		return err_set(SUTRA_EREADONLY,
+			       "the store is read-only after a failed WAL write or fsync (%s); "
+			       "reopen it after fixing the disk",
+			       sutra_strerror(e));
+	return 0;
+}
+
+int db_commit(sutra_db *db, struct opbuf *b, uint64_t *lsn_out)
+{
+	size_t len;
+	const uint8_t *payload = opbuf_finish(b, &len);
+	uint64_t lsn = 0;
+	int rc;
+
+	if (!payload || b->count == 0)
+		return err_set(SUTRA_EINVAL, "empty batch");
+	if ((rc = check_limits(db, b, len)) < 0)
+		return rc;
+	pthread_mutex_lock(&db->wlock);
+	if ((rc = writable(db)) == 0 && (rc = validate_batch(db, b, payload, len)) == 0 &&
+	    (rc = wal_append(db->wal, payload, len, &lsn)) == 0)
+		rc = apply_batch(db, payload, len, lsn);
+	if (rc == 0) {
+		atomic_fetch_add_explicit(&db->ops_written, b->count, memory_order_relaxed);
+		atomic_fetch_add_explicit(&db->records_written, 1, memory_order_relaxed);
+		if (db->store.bin.count >= 4096)
+			epoch_reclaim(&db->store.bin);
+	}
+	pthread_mutex_unlock(&db->wlock);
+	if (rc == 0 && db->opt.durability == SUTRA_DURABILITY_ALWAYS)
+		rc = wal_sync_to(db->wal, lsn);
+	if (rc == 0 && lsn_out)
+		*lsn_out = lsn;
+	return rc;
+}
+
+/* ---- public single-op writes and batches --------------------------------- */
+
+/* Runs one op through a stack-sized batch. */
+#define ONE_OP(db, lsn, add)                                                                    \
+	do {                                                                                    \
+		struct opbuf b;                                                                 \
+		int rc_;                                                                        \
+		if ((rc_ = db_check_open(db)) < 0)                                              \
+			return rc_;                                                             \
+		opbuf_init(&b);                                                                 \
+		rc_ = (add);                                                                    \
+		if (rc_ == 0)                                                                   \
+			rc_ = db_commit(db, &b, lsn);                                           \
+		opbuf_free(&b);                                                                 \
+		return rc_;                                                                     \
+	} while (0)
+
+int sutra_learn(sutra_db *db, const sutra_concept_in *c, uint64_t *lsn)
+{
+	ONE_OP(db, lsn, opbuf_learn(&b, c));
+}
+
+int sutra_delete(sutra_db *db, const sutra_id *id, uint64_t *lsn)
+{
+	ONE_OP(db, lsn, id ? opbuf_delete(&b, id) : err_set(SUTRA_EINVAL, "delete: NULL id"));
+}
+
+int sutra_associate(sutra_db *db, const sutra_id *source, const sutra_id *target, unsigned type,
+		    float confidence, uint64_t *lsn)
+{
+	ONE_OP(db, lsn,
+	       source && target ? opbuf_assoc(&b, OP_ASSOC, source, target, type, confidence)
+				: err_set(SUTRA_EINVAL, "associate: NULL id"));
+}
+
+int sutra_dissociate(sutra_db *db, const sutra_id *source, const sutra_id *target, unsigned type,
+		     uint64_t *lsn)
+{
+	ONE_OP(db, lsn,
+	       source && target ? opbuf_assoc(&b, OP_DISSOC, source, target, type, 0)
+				: err_set(SUTRA_EINVAL, "dissociate: NULL id"));
+}
+
+struct sutra_batch {
+	struct opbuf ops;
+};
+
+int sutra_batch_new(sutra_batch **out)
+{
+	sutra_batch *b = sutra_calloc(1, sizeof *b);
+
+	if (!b)
+		return err_set(SUTRA_ENOMEM, "out of memory for a batch");
+	opbuf_init(&b->ops);
+	*out = b;
+	return 0;
+}
+
+void sutra_batch_free(sutra_batch *b)
+{
+	if (!b)
+		return;
+	opbuf_free(&b->ops);
+	sutra_free(b);
+}
+
+void sutra_batch_clear(sutra_batch *b)
+{
+	opbuf_reset(&b->ops);
+}
+
+size_t sutra_batch_count(const sutra_batch *b)
+{
+	return b->ops.count;
+}
+
+int sutra_batch_learn(sutra_batch *b, const sutra_concept_in *c)
+{
+	return opbuf_learn(&b->ops, c);
+}
+
+int sutra_batch_delete(sutra_batch *b, const sutra_id *id)
+{
+	return id ? opbuf_delete(&b->ops, id) : err_set(SUTRA_EINVAL, "delete: NULL id");
+}
+
+int sutra_batch_associate(sutra_batch *b, const sutra_id *source, const sutra_id *target,
+			  unsigned type, float confidence)
+{
+	if (!source || !target)
+		return err_set(SUTRA_EINVAL, "associate: NULL id");
+	return opbuf_assoc(&b->ops, OP_ASSOC, source, target, type, confidence);
+}
+
+int sutra_batch_dissociate(sutra_batch *b, const sutra_id *source, const sutra_id *target,
+			   unsigned type)
+{
+	if (!source || !target)
+		return err_set(SUTRA_EINVAL, "dissociate: NULL id");
+	return opbuf_assoc(&b->ops, OP_DISSOC, source, target, type, 0);
+}
+
+int sutra_batch_commit(sutra_db *db, sutra_batch *b, uint64_t *lsn)
+{
+	int rc = db_check_open(db);
+
+	if (rc < 0)
+		return rc;
+	if (!b)
+		return err_set(SUTRA_EINVAL, "batch_commit: NULL batch");
+	return db_commit(db, &b->ops, lsn);
+}
