@@ -17,11 +17,16 @@
 #include "util/clock.h"
 #include "util/err.h"
 
-/* Concepts created or deleted by earlier ops of the batch being validated
- * (open addressing; sized for the batch, only for batches of two or more). */
+/* What earlier ops of the batch being validated did, so that later ops are
+ * checked against the store as the batch will leave it. Open addressing,
+ * sized for the batch; only built for batches of two or more ops.
+ * A concept's gen counts its deletes in the batch: an association entry
+ * is current only if both endpoints' gens still match, and once an endpoint
+ * was deleted the store's associations of it no longer count. */
 struct overlay_slot {
-	uint8_t id[16];
-	uint8_t state; /* 0 empty, 1 present, 2 absent */
+	uint8_t key[33]; /* concept: id; association: source, target, type */
+	uint8_t state;   /* 0 empty, 1 present, 2 absent */
+	uint32_t gen_a, gen_b;
 	uint64_t created_us;
 };
 
@@ -30,15 +35,20 @@ struct overlay {
 	size_t mask;
 };
 
-static struct overlay_slot *overlay_get(struct overlay *ov, const uint8_t *id)
+static struct overlay_slot *overlay_get(struct overlay *ov, const uint8_t *key, size_t klen)
 {
 	if (!ov->slots)
 		return NULL;
-	size_t i = (ld64(id) ^ ld64(id + 8) * 0x9e3779b97f4a7c15ULL) & ov->mask;
-	while (ov->slots[i].state && memcmp(ov->slots[i].id, id, 16) != 0)
+	uint8_t k[33] = {0};
+	memcpy(k, key, klen);
+	if (klen == 16)
+		k[32] = 0xff; /* concept keys never equal association keys (type 0..4) */
+	size_t i = (ld64(k) ^ ld64(k + 8) * 0x9e3779b97f4a7c15ULL ^ ld64(k + 16) * 0xc2b2ae3d27d4eb4fULL ^
+		    ld64(k + 24) ^ k[32]) & ov->mask;
+	while (ov->slots[i].state && memcmp(ov->slots[i].key, k, 33) != 0)
 		i = (i + 1) & ov->mask;
 	if (!ov->slots[i].state)
-		memcpy(ov->slots[i].id, id, 16);
+		memcpy(ov->slots[i].key, k, 33);
 	return &ov->slots[i];
 }
 
@@ -46,7 +56,7 @@ static struct overlay_slot *overlay_get(struct overlay *ov, const uint8_t *id)
  * creation time when it does. */
 static bool concept_exists(sutra_db *db, struct overlay *ov, const uint8_t *id, uint64_t *created)
 {
-	struct overlay_slot *s = overlay_get(ov, id);
+	struct overlay_slot *s = overlay_get(ov, id, 16);
 
 	if (s && s->state) {
 		*created = s->created_us;
@@ -57,13 +67,58 @@ static bool concept_exists(sutra_db *db, struct overlay *ov, const uint8_t *id, 
 	return n != NULL;
 }
 
-static void overlay_set(struct overlay *ov, const uint8_t *id, int state, uint64_t created)
+static uint32_t concept_gen(struct overlay *ov, const uint8_t *id)
 {
-	struct overlay_slot *s = overlay_get(ov, id);
+	struct overlay_slot *s = overlay_get(ov, id, 16);
+
+	return s && s->state ? s->gen_a : 0;
+}
+
+static void concept_set(struct overlay *ov, const uint8_t *id, int state, uint64_t created)
+{
+	struct overlay_slot *s = overlay_get(ov, id, 16);
 
 	if (s) {
+		if (state == 2)
+			s->gen_a++;
 		s->state = (uint8_t)state;
 		s->created_us = created;
+	}
+}
+
+static void edge_key(uint8_t *k, const struct op *o)
+{
+	memcpy(k, o->src, 16);
+	memcpy(k + 16, o->dst, 16);
+	k[32] = o->type;
+}
+
+static bool edge_exists(sutra_db *db, struct overlay *ov, const struct op *o)
+{
+	uint8_t k[33];
+	uint32_t ga = concept_gen(ov, o->src), gb = concept_gen(ov, o->dst);
+
+	edge_key(k, o);
+	struct overlay_slot *s = overlay_get(ov, k, 33);
+	if (s && s->state && s->gen_a == ga && s->gen_b == gb)
+		return s->state == 1;
+	if (ga || gb)
+		return false;
+	struct node *src = store_find(&db->store, o->src);
+	return src && adj_has(src, ADJ_OUT, o->dst, o->type);
+}
+
+static void edge_set(struct overlay *ov, const struct op *o, int state)
+{
+	uint8_t k[33];
+
+	edge_key(k, o);
+	uint32_t ga = concept_gen(ov, o->src), gb = concept_gen(ov, o->dst);
+	struct overlay_slot *s = overlay_get(ov, k, 33);
+	if (s) {
+		s->state = (uint8_t)state;
+		s->gen_a = ga;
+		s->gen_b = gb;
 	}
 }
 
@@ -106,26 +161,25 @@ static int validate_op(sutra_db *db, struct overlay *ov, uint8_t *buf, const uin
 			created = now;
 		st64(buf + (o->raw - payload) + 32, created);
 		st64(buf + (o->raw - payload) + 40, now);
-		overlay_set(ov, o->id, 1, created);
+		concept_set(ov, o->id, 1, created);
 		return 0;
 	case OP_DELETE:
 		if (!concept_exists(db, ov, o->id, &created))
 			return not_found("concept", o->id, k, n);
-		overlay_set(ov, o->id, 2, 0);
+		concept_set(ov, o->id, 2, 0);
 		return 0;
 	case OP_ASSOC:
 		if (!concept_exists(db, ov, o->src, &created))
 			return not_found("source concept", o->src, k, n);
 		if (!concept_exists(db, ov, o->dst, &created))
 			return not_found("target concept", o->dst, k, n);
+		edge_set(ov, o, 1);
 		return 0;
-	case OP_DISSOC: {
-		/* Alone it must exist; inside a batch removing an absent one is a no-op. */
-		struct node *src = store_find(&db->store, o->src);
-		if (n == 1 && (!src || !adj_has(src, ADJ_OUT, o->dst, o->type)))
-			return err_set(SUTRA_ENOTFOUND, "no such association");
+	case OP_DISSOC:
+		if (!edge_exists(db, ov, o))
+			return not_found("association from", o->src, k, n);
+		edge_set(ov, o, 2);
 		return 0;
-	}
 	default:
 		return err_set(SUTRA_EINVAL, "unknown op kind %d", o->kind);
 	}
@@ -140,7 +194,7 @@ static int validate_batch(sutra_db *db, struct opbuf *b, const uint8_t *payload,
 
 	if (b->count > 1) {
 		size_t cap = 16;
-		while (cap < (size_t)b->count * 2)
+		while (cap < (size_t)b->count * 4) /* up to 2 keys per op */
 			cap *= 2;
 		if (!(ov.slots = sutra_calloc(cap, sizeof *ov.slots)))
 			return err_set(SUTRA_ENOMEM, "out of memory validating a batch");
@@ -156,9 +210,62 @@ static int validate_batch(sutra_db *db, struct opbuf *b, const uint8_t *payload,
 	return rc;
 }
 
-/* Applies a logged batch. A failure here (out of memory) leaves memory
- * behind the log, so the store turns read-only until it is reopened. */
-static int apply_batch(sutra_db *db, const uint8_t *payload, size_t len, uint64_t lsn)
+/* Memory a batch needs, taken before it is logged so that applying it
+ * cannot fail: the new concept versions and room in the table (and, for a
+ * lone association, room in both adjacency arrays). */
+struct prepared {
+	struct node **nodes;
+	uint32_t count, used;
+};
+
+static void prepared_free(struct prepared *p)
+{
+	for (uint32_t i = p->used; i < p->count; i++)
+		sutra_free(p->nodes[i]);
+	sutra_free(p->nodes);
+}
+
+static int prepare_lone_assoc(sutra_db *db, const struct op *o)
+{
+	struct node *src = store_find(&db->store, o->src), *dst = store_find(&db->store, o->dst);
+	int rc = adj_reserve(&db->store, src, ADJ_OUT);
+
+	return rc < 0 ? rc : adj_reserve(&db->store, dst, ADJ_IN);
+}
+
+static int prepare_batch(sutra_db *db, const struct opbuf *b, const uint8_t *payload, size_t len,
+			 struct prepared *p)
+{
+	size_t pos = OP_BATCH_HEADER;
+	int rc = 0;
+
+	memset(p, 0, sizeof *p);
+	if (!(p->nodes = sutra_calloc(b->count, sizeof *p->nodes)))
+		return err_set(SUTRA_ENOMEM, "out of memory preparing a batch");
+	for (uint32_t k = 0; k < b->count && rc == 0; k++) {
+		struct op o;
+		op_decode(payload + pos, len - pos, &o); /* validated already */
+		pos += o.size;
+		if (o.kind == OP_ASSOC && b->count == 1)
+			rc = prepare_lone_assoc(db, &o);
+		if (o.kind != OP_LEARN)
+			continue;
+		if (!(p->nodes[p->count] = node_new(&o, false)))
+			rc = err_set(SUTRA_ENOMEM, "out of memory for a concept of %u bytes",
+				     o.content_len);
+		else
+			p->count++;
+	}
+	if (rc == 0)
+		rc = store_reserve(&db->store, p->count);
+	return rc;
+}
+
+/* Applies a logged batch. Only a batch's association growth can still run
+ * out of memory here; that leaves memory behind the log, so the store
+ * turns read-only until it is reopened (the WAL has the whole batch). */
+static int apply_batch(sutra_db *db, const uint8_t *payload, size_t len, uint64_t lsn,
+		       struct prepared *p)
 {
 	size_t pos = OP_BATCH_HEADER;
 	uint32_t count = ld32(payload);
@@ -166,8 +273,10 @@ static int apply_batch(sutra_db *db, const uint8_t *payload, size_t len, uint64_
 	for (uint32_t k = 0; k < count; k++) {
 		struct op o;
 		int rc = op_decode(payload + pos, len - pos, &o);
-		if (rc == 0)
-			rc = store_apply(&db->store, &o, false, o.kind == OP_DISSOC);
+		if (rc == 0 && o.kind == OP_LEARN)
+			rc = store_apply_node(&db->store, p->nodes[p->used++]);
+		else if (rc == 0)
+			rc = store_apply(&db->store, &o, false, false);
 		if (rc < 0) {
 			atomic_store(&db->apply_error, rc);
 			return err_set(rc,
@@ -221,10 +330,13 @@ int db_commit(sutra_db *db, struct opbuf *b, uint64_t *lsn_out)
 		return err_set(SUTRA_EINVAL, "empty batch");
 	if ((rc = check_limits(db, b, len)) < 0)
 		return rc;
+	struct prepared prep = {0};
 	pthread_mutex_lock(&db->wlock);
 	if ((rc = writable(db)) == 0 && (rc = validate_batch(db, b, payload, len)) == 0 &&
+	    (rc = prepare_batch(db, b, payload, len, &prep)) == 0 &&
 	    (rc = wal_append(db->wal, payload, len, &lsn)) == 0)
-		rc = apply_batch(db, payload, len, lsn);
+		rc = apply_batch(db, payload, len, lsn, &prep);
+	prepared_free(&prep);
 	if (rc == 0) {
 		atomic_fetch_add_explicit(&db->ops_written, b->count, memory_order_relaxed);
 		atomic_fetch_add_explicit(&db->records_written, 1, memory_order_relaxed);

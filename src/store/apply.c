@@ -25,7 +25,7 @@ static void counts_add(struct store *s, const struct node *n, int sign)
 	}
 }
 
-static struct node *node_from_op(const struct op *o, bool mapped)
+struct node *node_new(const struct op *o, bool mapped)
 {
 	size_t extra = mapped ? 0 : (size_t)o->dim * 4 + o->meta_len + o->content_len + 1;
 	struct node *n = sutra_malloc(sizeof(*n) + extra);
@@ -64,27 +64,34 @@ static struct node *node_from_op(const struct op *o, bool mapped)
 	return n;
 }
 
-static int apply_learn(struct store *s, const struct op *o, bool mapped)
+int store_apply_node(struct store *s, struct node *n)
 {
-	struct node *old = store_find(s, o->id);
-	struct node *n = node_from_op(o, mapped);
+	struct node *old = store_find(s, n->id);
 
-	if (!n)
-		return err_set(SUTRA_ENOMEM, "out of memory for a concept of %u bytes",
-			       o->content_len);
 	if (old) {
 		atomic_init(&n->adj[ADJ_OUT], atomic_load(&old->adj[ADJ_OUT]));
 		atomic_init(&n->adj[ADJ_IN], atomic_load(&old->adj[ADJ_IN]));
 	}
 	int rc = store_put(s, n);
-	if (rc < 0) {
-		sutra_free(n);
+	if (rc < 0)
 		return rc;
-	}
 	if (old)
 		counts_add(s, old, -1);
 	counts_add(s, n, +1);
 	return 0;
+}
+
+static int apply_learn(struct store *s, const struct op *o, bool mapped)
+{
+	struct node *n = node_new(o, mapped);
+	int rc;
+
+	if (!n)
+		return err_set(SUTRA_ENOMEM, "out of memory for a concept of %u bytes",
+			       o->content_len);
+	if ((rc = store_apply_node(s, n)) < 0)
+		sutra_free(n);
+	return rc;
 }
 
 /* Kills every entry pointing back at n in the arrays of n's neighbours. */
@@ -125,8 +132,8 @@ static int apply_delete(struct store *s, const struct op *o, bool replay)
 		    memcmp(e->id, n->id, 16) == 0)
 			continue;
 		struct node *other = store_find(s, e->id);
-		if (other && adj_kill(other, ADJ_OUT, n->id, -1))
-			atomic_fetch_sub_explicit(&s->n.associations, 1, memory_order_relaxed);
+		unsigned killed = other ? adj_kill(other, ADJ_OUT, n->id, -1) : 0;
+		atomic_fetch_sub_explicit(&s->n.associations, killed, memory_order_relaxed);
 	}
 	store_unlink(s, n);
 	counts_add(s, n, -1);

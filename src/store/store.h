@@ -108,6 +108,16 @@ int adj_reserve(struct store *s, struct node *n, int dir);
 unsigned adj_kill(struct node *n, int dir, const uint8_t other[16], int type);
 bool adj_has(struct node *n, int dir, const uint8_t other[16], unsigned type);
 
+/* Writer: makes room in the table for extra more concepts, so that the
+ * next extra store_put calls cannot fail. */
+int store_reserve(struct store *s, size_t extra);
+/* A new, unpublished node holding the learn op's concept (NULL: no memory).
+ * Free it with sutra_free if it is not applied. */
+struct node *node_new(const struct op *o, bool mapped);
+/* Writer: publishes a node made by node_new (replacing the concept's
+ * previous version, whose associations it keeps). */
+int store_apply_node(struct store *s, struct node *n);
+
 /* Writer: applies one decoded op. mapped: content/vector/metadata of a
  * learn op stay where they are (a checkpoint mapping) instead of being
  * copied. replay: an op whose concept or association is already gone is

@@ -105,12 +105,12 @@ struct node *store_find(struct store *s, const uint8_t id[16])
 	return n;
 }
 
-static int table_rebuild(struct store *s)
+static int table_rebuild(struct store *s, size_t extra)
 {
 	struct table *old = atomic_load_explicit(&s->tab, memory_order_relaxed);
 	size_t cap = MIN_CAP;
 
-	while (cap < (s->live + 1) * 2)
+	while (cap < (s->live + extra) * 2)
 		cap *= 2;
 	struct table *t = table_new(cap);
 	if (!t)
@@ -142,7 +142,7 @@ int store_put(struct store *s, struct node *n)
 		return 0;
 	}
 	if ((s->used + 1) * 4 > (t->mask + 1) * 3) {
-		int rc = table_rebuild(s);
+		int rc = table_rebuild(s, 1);
 		if (rc < 0)
 			return rc;
 		t = atomic_load_explicit(&s->tab, memory_order_relaxed);
@@ -160,6 +160,15 @@ int store_put(struct store *s, struct node *n)
 	s->live++;
 	s->used++;
 	return 0;
+}
+
+int store_reserve(struct store *s, size_t extra)
+{
+	struct table *t = atomic_load_explicit(&s->tab, memory_order_relaxed);
+
+	if ((s->used + extra) * 4 <= (t->mask + 1) * 3)
+		return 0;
+	return table_rebuild(s, extra);
 }
 
 void store_unlink(struct store *s, struct node *n)
