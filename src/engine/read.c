@@ -34,10 +34,12 @@ static sutra_concept *concept_copy(const struct node *n)
 		c->vector = (const float *)p;
 		p += align8(vec);
 	}
-	memcpy(p, n->meta, n->meta_len);
+	if (n->meta_len)
+		memcpy(p, n->meta, n->meta_len);
 	c->meta_blob = p;
 	p += n->meta_len;
-	memcpy(p, n->content, n->content_len);
+	if (n->content_len)
+		memcpy(p, n->content, n->content_len);
 	p[n->content_len] = 0;
 	c->content = (const char *)p;
 	return c;

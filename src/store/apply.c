@@ -53,13 +53,16 @@ struct node *node_new(const struct op *o, bool mapped)
 	}
 	uint8_t *p = (uint8_t *)(n + 1);
 	n->vec = o->dim ? (const float *)p : NULL;
-	memcpy(p, o->vec, (size_t)o->dim * 4);
+	if (o->dim)
+		memcpy(p, o->vec, (size_t)o->dim * 4);
 	p += (size_t)o->dim * 4;
 	n->meta = p;
-	memcpy(p, o->meta, o->meta_len);
+	if (o->meta_len)
+		memcpy(p, o->meta, o->meta_len);
 	p += o->meta_len;
 	n->content = (const char *)p;
-	memcpy(p, o->content, o->content_len);
+	if (o->content_len)
+		memcpy(p, o->content, o->content_len);
 	p[o->content_len] = 0;
 	return n;
 }
