@@ -131,6 +131,7 @@ static void db_free(sutra_db *db)
 	if (db->lock_fd >= 0)
 		io_close(db->lock_fd);
 	pthread_mutex_destroy(&db->wlock);
+	db_commit_destroy(db);
 	sutra_free(db->dir);
 	sutra_free(db);
 }
@@ -158,6 +159,7 @@ int sutra_open(const char *dir, const sutra_options *o, sutra_db **out)
 	db->lock_fd = -1;
 	db->opened_us = clock_wall_us();
 	pthread_mutex_init(&db->wlock, NULL);
+	db_commit_init(db);
 	if ((rc = store_init(&db->store)) < 0 || (rc = open_dir(db)) < 0 ||
 	    (rc = io_lock_dir(db->dir, &db->lock_fd)) < 0 || (rc = open_manifest(db, &created)) < 0 ||
 	    (rc = recover(db)) < 0 || (rc = bg_start(db)) < 0)

@@ -43,6 +43,11 @@ struct sutra_db {
 	sutra_options opt;
 	int lock_fd;
 	pthread_mutex_t wlock;
+	struct commit_queue {
+		pthread_mutex_t mu;
+		struct commit_req *head, *tail;
+		bool combining; /* a thread is processing the queue */
+	} cq;
 	struct store store;
 	struct wal *wal;
 	struct manifest manifest;
@@ -57,8 +62,13 @@ struct sutra_db {
 	uint64_t opened_us;
 };
 
-/* write.c: validates, logs, applies and (per durability) waits. */
+/* commit.c: runs a batch through the commit queue: logged, applied and
+ * (per durability) durable when it returns 0. */
 int db_commit(sutra_db *db, struct opbuf *b, uint64_t *lsn);
+void db_commit_init(sutra_db *db);
+void db_commit_destroy(sutra_db *db);
+/* write.c: validates, logs and applies one batch; wlock held. */
+int db_log_and_apply(sutra_db *db, struct opbuf *b, uint64_t *lsn);
 /* read.c */
 int db_check_open(sutra_db *db);
 /* sched.c */

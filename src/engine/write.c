@@ -1,12 +1,11 @@
 /* write.c - the write path: every write is a batch of ops (store/op.h).
  *
- * Under the writer lock a batch is validated against the store and its own
+ * Under the writer lock (taken for a whole group by commit.c) a batch is validated against the store and its own
  * earlier ops (so the log never holds an op that cannot apply), its
  * timestamps are resolved (so replay is a pure overwrite), it is queued in
  * the WAL as one record and applied in memory, where it becomes visible.
- * The lock is then dropped and, with durability always, the caller waits
- * for the group commit that covers its lsn: the write is acknowledged only
- * once it is on disk.
+ * commit.c then makes the group durable (durability always) before any
+ * write of it is acknowledged.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -319,23 +318,20 @@ static int writable(sutra_db *db)
 	return 0;
 }
 
-int db_commit(sutra_db *db, struct opbuf *b, uint64_t *lsn_out)
+int db_log_and_apply(sutra_db *db, struct opbuf *b, uint64_t *lsn)
 {
 	size_t len;
 	const uint8_t *payload = opbuf_finish(b, &len);
-	uint64_t lsn = 0;
+	struct prepared prep = {0};
 	int rc;
 
 	if (!payload || b->count == 0)
 		return err_set(SUTRA_EINVAL, "empty batch");
-	if ((rc = check_limits(db, b, len)) < 0)
-		return rc;
-	struct prepared prep = {0};
-	pthread_mutex_lock(&db->wlock);
-	if ((rc = writable(db)) == 0 && (rc = validate_batch(db, b, payload, len)) == 0 &&
+	if ((rc = check_limits(db, b, len)) == 0 && (rc = writable(db)) == 0 &&
+	    (rc = validate_batch(db, b, payload, len)) == 0 &&
 	    (rc = prepare_batch(db, b, payload, len, &prep)) == 0 &&
-	    (rc = wal_append(db->wal, payload, len, &lsn)) == 0)
-		rc = apply_batch(db, payload, len, lsn, &prep);
+	    (rc = wal_append(db->wal, payload, len, lsn)) == 0)
+		rc = apply_batch(db, payload, len, *lsn, &prep);
 	prepared_free(&prep);
 	if (rc == 0) {
 		atomic_fetch_add_explicit(&db->ops_written, b->count, memory_order_relaxed);
@@ -343,11 +339,6 @@ int db_commit(sutra_db *db, struct opbuf *b, uint64_t *lsn_out)
 		if (db->store.bin.count >= 4096)
 			epoch_reclaim(&db->store.bin);
 	}
-	pthread_mutex_unlock(&db->wlock);
-	if (rc == 0 && db->opt.durability == SUTRA_DURABILITY_ALWAYS)
-		rc = wal_sync_to(db->wal, lsn);
-	if (rc == 0 && lsn_out)
-		*lsn_out = lsn;
 	return rc;
 }
 

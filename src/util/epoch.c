@@ -70,8 +70,8 @@ void epoch_enter(void)
 	if (!t_slot)
 		t_slot = slot_claim();
 	uint64_t e = atomic_load_explicit(&g_epoch, memory_order_seq_cst);
-	atomic_store_explicit(&t_slot->epoch, e, memory_order_seq_cst);
-	atomic_thread_fence(memory_order_seq_cst);
+	atomic_store_explicit(&t_slot->epoch, e, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst); /* announce before any load */
 }
 
 void epoch_exit(void)

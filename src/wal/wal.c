@@ -6,13 +6,14 @@
  * thread that writes the buffer, because only then is the segment (and its
  * salt) known. At most one thread writes at a time (the "flushing" flag);
  * it swaps the pending buffer with a spare, drops the mutex for the I/O,
- * and wakes every waiter when done.
+ * and wakes the waiters it covered when done.
  */
 #include "wal/wal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -25,6 +26,17 @@
 #include "util/crc32c.h"
 #include "util/err.h"
 
+/* A thread waiting for its lsn to be written (and synced). Each has its own
+ * condition variable so that a finished flush wakes exactly the threads it
+ * covered, plus one more to lead the next flush, not every waiter. */
+struct waiter {
+	uint64_t lsn;
+	bool sync;
+	bool woken;
+	pthread_cond_t cv;
+	struct waiter *next;
+};
+
 struct segment {
 	uint64_t first_lsn;
 	uint64_t bytes;
@@ -34,8 +46,8 @@ struct wal {
 	char *dir;
 	struct wal_config cfg;
 	pthread_mutex_t mu;
-	pthread_cond_t done;  /* a flush finished */
-	pthread_cond_t space; /* the pending buffer was taken */
+	pthread_cond_t space;   /* the pending buffer was taken */
+	struct waiter *waiters; /* threads waiting for a flush, oldest first */
 	/* under mu */
 	uint8_t *pend, *spare;
 	size_t pend_len, pend_cap, spare_cap;
@@ -140,6 +152,56 @@ static void set_sticky(struct wal *w, int rc)
 		w->sticky = rc;
 }
 
+static bool reached(const struct wal *w, uint64_t lsn, bool sync)
+{
+	return (sync ? w->durable_lsn : w->written_lsn) >= lsn;
+}
+
+/* After a flush (mu held): wakes the waiters it satisfied, and the oldest
+ * remaining one to lead the next flush. */
+static void wake_waiters(struct wal *w)
+{
+	struct waiter **pp = &w->waiters, *leader = NULL;
+
+	while (*pp) {
+		struct waiter *x = *pp;
+		if (w->sticky || reached(w, x->lsn, x->sync)) {
+			*pp = x->next;
+			x->woken = true;
+			pthread_cond_signal(&x->cv);
+		} else {
+			if (!leader)
+				leader = x;
+			pp = &x->next;
+		}
+	}
+	if (leader) {
+		w->waiters = w->waiters == leader ? leader->next : w->waiters;
+		for (struct waiter **q = &w->waiters; *q; q = &(*q)->next)
+			if (*q == leader) {
+				*q = leader->next;
+				break;
+			}
+		leader->woken = true;
+		pthread_cond_signal(&leader->cv);
+	}
+}
+
+/* Sleeps (mu held) until a flush wakes this thread. */
+static void wait_for_flush(struct wal *w, uint64_t lsn, bool sync)
+{
+	struct waiter me = {.lsn = lsn, .sync = sync};
+	struct waiter **pp = &w->waiters;
+
+	pthread_cond_init(&me.cv, NULL);
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = &me;
+	while (!me.woken)
+		pthread_cond_wait(&me.cv, &w->mu);
+	pthread_cond_destroy(&me.cv);
+}
+
 /* Writes (and syncs) everything pending. Called with mu held and no flush
  * running; returns with mu held. */
 static int flush_locked(struct wal *w, bool sync)
@@ -185,7 +247,7 @@ static int flush_locked(struct wal *w, bool sync)
 			w->segs[w->nsegs - 1].bytes = w->seg_bytes;
 	}
 	w->flushing = false;
-	pthread_cond_broadcast(&w->done);
+	wake_waiters(w);
 	return rc;
 }
 
@@ -205,7 +267,6 @@ int wal_open(const char *dir, const struct wal_config *cfg, uint64_t next_lsn, s
 	w->next_lsn = next_lsn;
 	w->written_lsn = w->durable_lsn = next_lsn - 1;
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->done, NULL);
 	pthread_cond_init(&w->space, NULL);
 	if ((rc = io_list(dir, "wal-", &names, &n)) < 0)
 		goto fail;
@@ -230,12 +291,12 @@ int wal_close(struct wal *w)
 
 	if (!w)
 		return 0;
-	if (w->fd >= 0) {
+	if (w->fd >= 0 && !w->sticky)
 		rc = wal_flush(w, true);
-		io_close(w->fd);
-	}
+	if (w->sticky)
+		rc = w->sticky; /* the original cause, e.g. SUTRA_EIO */
+	io_close(w->fd);
 	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->done);
 	pthread_cond_destroy(&w->space);
 	sutra_free(w->pend);
 	sutra_free(w->spare);
@@ -347,12 +408,12 @@ static int wait_lsn(struct wal *w, uint64_t lsn, bool sync)
 			rc = sticky_error(w);
 			break;
 		}
-		if ((sync ? w->durable_lsn : w->written_lsn) >= lsn)
+		if (reached(w, lsn, sync))
 			break;
-		if (!w->flushing)
-			flush_locked(w, sync);
+		if (w->flushing)
+			wait_for_flush(w, lsn, sync);
 		else
-			pthread_cond_wait(&w->done, &w->mu);
+			flush_locked(w, sync);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return rc;

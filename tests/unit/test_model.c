@@ -29,12 +29,12 @@
 #include "sutra/sutra.h"
 #include "testutil.h"
 
-#define N_IDS 2000
-#define DIM 8
+#define N_IDS       2000
+#define DIM         8
 #define MAX_CONTENT 4096
-#define MAX_META 4
-#define KEY_MAX 16
-#define VAL_MAX 32
+#define MAX_META    4
+#define KEY_MAX     16
+#define VAL_MAX     32
 #define MAX_REPORTS 20
 
 /* ---- the model ------------------------------------------------------------ */
@@ -223,8 +223,12 @@ static void edge_set(struct model *m, int s, int t, int type, float conf, int jo
 {
 	if (journal) {
 		struct medge *e = elist_find(&m->out[s], t, type);
-		struct jent j = {.kind = J_EDGE, .s = (uint16_t)s, .t = (uint16_t)t,
-				 .type = (uint8_t)type, .had = e != NULL, .conf = e ? e->conf : 0};
+		struct jent j = {.kind = J_EDGE,
+		                 .s = (uint16_t)s,
+		                 .t = (uint16_t)t,
+		                 .type = (uint8_t)type,
+		                 .had = e != NULL,
+		                 .conf = e ? e->conf : 0};
 		jpush(m, j);
 	}
 	elist_put(&m->out[s], t, type, conf);
@@ -238,8 +242,12 @@ static void edge_del(struct model *m, int s, int t, int type, int journal)
 	if (!e)
 		return;
 	if (journal) {
-		struct jent j = {.kind = J_EDGE, .s = (uint16_t)s, .t = (uint16_t)t,
-				 .type = (uint8_t)type, .had = 1, .conf = e->conf};
+		struct jent j = {.kind = J_EDGE,
+		                 .s = (uint16_t)s,
+		                 .t = (uint16_t)t,
+		                 .type = (uint8_t)type,
+		                 .had = 1,
+		                 .conf = e->conf};
 		jpush(m, j);
 	}
 	elist_del(&m->out[s], t, type);
@@ -509,7 +517,7 @@ static void check_vector(struct run *r, int i, const sutra_concept *got)
 	}
 	if (!got->vector || got->vector_dim != DIM) {
 		diverge(r, "id %d: vector %p dim %u, model dim %d", i, (const void *)got->vector,
-			got->vector_dim, DIM);
+		        got->vector_dim, DIM);
 		return;
 	}
 	if (memcmp(got->vector, c->vec, sizeof c->vec) != 0)
@@ -527,23 +535,26 @@ static void check_concept(struct run *r, int i, const sutra_concept *got)
 		diverge(r, "id %d: returned id differs", i);
 	if (got->content_len != c->clen || !got->content ||
 	    memcmp(got->content, c->content, c->clen) != 0 || got->content[c->clen] != '\0')
-		diverge(r, "id %d: content differs (len %zu, model %u)", i, got->content_len, c->clen);
+		diverge(r, "id %d: content differs (len %zu, model %u)", i, got->content_len,
+		        c->clen);
 	check_vector(r, i, got);
-	if (cmp_float_bits(got->strength, c->strength) || cmp_float_bits(got->confidence, c->confidence))
-		diverge(r, "id %d: strength/confidence %g/%g, model %g/%g", i, (double)got->strength,
-			(double)got->confidence, (double)c->strength, (double)c->confidence);
+	if (cmp_float_bits(got->strength, c->strength) ||
+	    cmp_float_bits(got->confidence, c->confidence))
+		diverge(r, "id %d: strength/confidence %g/%g, model %g/%g", i,
+		        (double)got->strength, (double)got->confidence, (double)c->strength,
+		        (double)c->confidence);
 	check_meta(r, i, got);
 	if (c->created_us == 0)
 		c->created_us = got->created_us;
 	else if (got->created_us != c->created_us)
-		diverge(r, "id %d: created_us %llu, was %llu", i, (unsigned long long)got->created_us,
-			(unsigned long long)c->created_us);
+		diverge(r, "id %d: created_us %llu, was %llu", i,
+		        (unsigned long long)got->created_us, (unsigned long long)c->created_us);
 	if (got->created_us == 0 || got->updated_us < got->created_us)
 		diverge(r, "id %d: timestamps created %llu updated %llu", i,
-			(unsigned long long)got->created_us, (unsigned long long)got->updated_us);
+		        (unsigned long long)got->created_us, (unsigned long long)got->updated_us);
 	if (got->out_degree != r->m.out[i].n || got->in_degree != r->m.in[i].n)
 		diverge(r, "id %d: degree out %u in %u, model %zu %zu", i, got->out_degree,
-			got->in_degree, r->m.out[i].n, r->m.in[i].n);
+		        got->in_degree, r->m.out[i].n, r->m.in[i].n);
 }
 
 static void check_get(struct run *r, int i)
@@ -559,7 +570,8 @@ static void check_get(struct run *r, int i)
 		if (rc != SUTRA_ENOTFOUND || ex != 0)
 			diverge(r, "id %d: get %d exists %d, model absent", i, rc, ex);
 	} else if (rc != 0 || ex != 1) {
-		diverge(r, "id %d: get %d (%s) exists %d, model present", i, rc, sutra_last_error(), ex);
+		diverge(r, "id %d: get %d (%s) exists %d, model present", i, rc, sutra_last_error(),
+		        ex);
 	} else {
 		check_concept(r, i, got);
 	}
@@ -620,14 +632,15 @@ static void check_neighbors(struct run *r, int i, int dir, int type)
 	}
 	got_n = total < cap ? total : cap;
 	if (rc != 0 || total != want_n) {
-		diverge(r, "id %d dir %d type %d: neighbors rc %d total %zu, model %zu", i, dir, type,
-			rc, total, want_n);
+		diverge(r, "id %d dir %d type %d: neighbors rc %d total %zu, model %zu", i, dir,
+		        type, rc, total, want_n);
 		goto out;
 	}
 	qsort(want, want_n, sizeof *want, nb_cmp);
 	qsort(got, got_n, sizeof *got, nb_cmp);
 	for (size_t k = 0; k < want_n; k++)
-		if (nb_cmp(&want[k], &got[k]) || cmp_float_bits(want[k].confidence, got[k].confidence)) {
+		if (nb_cmp(&want[k], &got[k]) ||
+		    cmp_float_bits(want[k].confidence, got[k].confidence)) {
 			diverge(r, "id %d dir %d type %d: neighbour %zu differs", i, dir, type, k);
 			break;
 		}
@@ -692,7 +705,7 @@ struct assoc_ctx {
 };
 
 static int assoc_cb(void *ctx, const sutra_id *source, const sutra_id *target, unsigned type,
-		    float confidence)
+                    float confidence)
 {
 	struct assoc_ctx *a = ctx;
 	int s = id_index(source), t = id_index(target);
@@ -755,8 +768,9 @@ static void check_assoc_scan(struct run *r)
 		diverge(r, "scan_associations: %zu associations, model %zu", a.n, want_n);
 	for (size_t k = 0; k < a.n && k < want_n; k++)
 		if (assoc_rec_cmp(&a.v[k], &want[k]) || cmp_float_bits(a.v[k].conf, want[k].conf)) {
-			diverge(r, "scan_associations: #%zu %d->%d/%u differs from model %d->%d/%u", k,
-				a.v[k].s, a.v[k].t, a.v[k].type, want[k].s, want[k].t, want[k].type);
+			diverge(r, "scan_associations: #%zu %d->%d/%u differs from model %d->%d/%u",
+			        k, a.v[k].s, a.v[k].t, a.v[k].type, want[k].s, want[k].t,
+			        want[k].type);
 			break;
 		}
 	free(a.v);
@@ -775,13 +789,14 @@ static void check_stats(struct run *r)
 		ne += r->m.out[i].n;
 	}
 	if (rc != 0 || st.concepts != nc || st.associations != ne || st.vectors != nv)
-		diverge(r, "stats rc %d: concepts %llu assoc %llu vectors %llu, model %llu %llu %llu", rc,
-			(unsigned long long)st.concepts, (unsigned long long)st.associations,
-			(unsigned long long)st.vectors, (unsigned long long)nc,
-			(unsigned long long)ne, (unsigned long long)nv);
+		diverge(r,
+		        "stats rc %d: concepts %llu assoc %llu vectors %llu, model %llu %llu %llu",
+		        rc, (unsigned long long)st.concepts, (unsigned long long)st.associations,
+		        (unsigned long long)st.vectors, (unsigned long long)nc,
+		        (unsigned long long)ne, (unsigned long long)nv);
 	if (rc == 0 && (st.read_only || st.ops_dropped))
 		diverge(r, "stats: read_only %d ops_dropped %llu", st.read_only,
-			(unsigned long long)st.ops_dropped);
+		        (unsigned long long)st.ops_dropped);
 }
 
 static void check_all(struct run *r, const char *when)
@@ -809,7 +824,7 @@ static void check_all(struct run *r, const char *when)
 	}
 	if (r->divergences != before)
 		fprintf(stderr, "model: %ld divergences found by the full check %s\n",
-			r->divergences - before, when);
+		        r->divergences - before, when);
 }
 
 /* ---- operations ------------------------------------------------------------------ */
@@ -818,7 +833,7 @@ static void note_write(struct run *r, const char *what, int rc, int want, uint64
 {
 	if (rc != want) {
 		diverge(r, "%s returned %d (%s), model expects %d", what, rc,
-			rc ? sutra_last_error() : "ok", want);
+		        rc ? sutra_last_error() : "ok", want);
 		return;
 	}
 	if (rc != 0) {
@@ -828,7 +843,7 @@ static void note_write(struct run *r, const char *what, int rc, int want, uint64
 	r->writes_ok++;
 	if (lsn <= r->last_lsn)
 		diverge(r, "%s: lsn %llu not above previous %llu", what, (unsigned long long)lsn,
-			(unsigned long long)r->last_lsn);
+		        (unsigned long long)r->last_lsn);
 	r->last_lsn = lsn;
 }
 
@@ -1079,7 +1094,8 @@ static int model_batch(struct run *r, const struct bop *ops, int n)
 static void op_batch(struct run *r)
 {
 	struct bop ops[BATCH_MAX];
-	int n = 2 + (int)rnd(r, BATCH_MAX - 2), bad = rnd(r, 3) == 0 ? (int)rnd(r, (uint32_t)n) : -1;
+	int n = 2 + (int)rnd(r, BATCH_MAX - 2),
+	    bad = rnd(r, 3) == 0 ? (int)rnd(r, (uint32_t)n) : -1;
 	sutra_batch *b = NULL;
 	uint64_t lsn = 0;
 	int want, rc;
@@ -1095,7 +1111,7 @@ static void op_batch(struct run *r)
 	for (int k = 0; k < n; k++)
 		if ((rc = add_bop(b, &ops[k])) != 0)
 			diverge(r, "batch add #%d (kind %d) returned %d (%s)", k, ops[k].kind, rc,
-				sutra_last_error());
+			        sutra_last_error());
 	if (sutra_batch_count(b) != (size_t)n)
 		diverge(r, "batch count %zu, added %d", sutra_batch_count(b), n);
 	want = model_batch(r, ops, n);
@@ -1196,18 +1212,40 @@ static void run_teardown(struct run *r)
 	free(r->dir);
 }
 
+/* A checkpoint covers every acknowledged write and drops the WAL it covers. */
+static void do_checkpoint(struct run *r)
+{
+	sutra_stats before, after;
+	int rc;
+
+	if (sutra_stats_get(r->db, &before) != 0)
+		diverge(r, "stats failed");
+	if ((rc = sutra_checkpoint(r->db)) != 0) {
+		diverge(r, "checkpoint returned %d (%s)", rc, sutra_last_error());
+		return;
+	}
+	r->checkpoints++;
+	if (sutra_stats_get(r->db, &after) != 0)
+		diverge(r, "stats failed");
+	else if (after.checkpoints != before.checkpoints + 1 ||
+	         after.checkpoint_lsn < r->last_lsn || after.wal_segments > 2)
+		diverge(r,
+		        "after a checkpoint: checkpoints %llu (was %llu), checkpoint_lsn %llu < "
+		        "last acknowledged %llu, or %llu WAL segments kept",
+		        (unsigned long long)after.checkpoints,
+		        (unsigned long long)before.checkpoints,
+		        (unsigned long long)after.checkpoint_lsn, (unsigned long long)r->last_lsn,
+		        (unsigned long long)after.wal_segments);
+}
+
 static void run_ops(struct run *r, long nops)
 {
 	long next_reopen = 10000 + (long)rnd(r, 2000) - 1000;
-	int rc;
 
 	for (r->op = 0; r->op < nops && r->db && r->divergences <= MAX_REPORTS; r->op++) {
 		one_op(r);
-		if (rnd(r, 4000) == 0) {
-			if ((rc = sutra_checkpoint(r->db)) != 0)
-				diverge(r, "checkpoint returned %d (%s)", rc, sutra_last_error());
-			r->checkpoints++;
-		}
+		if (rnd(r, 4000) == 0)
+			do_checkpoint(r);
 		if (r->op == next_reopen) {
 			reopen(r);
 			next_reopen += 10000 + (long)rnd(r, 2000) - 1000;
@@ -1251,7 +1289,7 @@ static void test_model_random_ops(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_model_random_ops),
+	    cmocka_unit_test(test_model_random_ops),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
