@@ -5,8 +5,9 @@
 set -eu
 
 PACKAGES="build-essential cmake pkg-config clang clang-format clang-tidy
-libclang-rt-14-dev libssl-dev liburcu-dev libcmocka-dev liblmdb-dev
-libsqlite3-dev libxxhash-dev python3 python3-msgpack python3-numpy"
+libclang-rt-14-dev libssl-dev libcmocka-dev liblmdb-dev
+libsqlite3-dev libmsgpuck-dev libedit-dev python3 python3-msgpack
+python3-numpy redis-server redis-tools"
 
 missing=""
 for p in $PACKAGES; do

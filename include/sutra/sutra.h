@@ -48,7 +48,8 @@ enum {
 	SUTRA_ELOCKED = -9,   /* the directory is open in another process */
 	SUTRA_ETOOBIG = -10,  /* a value exceeds a configured limit */
 	SUTRA_EVERSION = -11, /* unsupported on-disk format version */
-	SUTRA_ECLOSED = -12   /* the store is closing */
+	SUTRA_ECLOSED = -12,  /* the store is closing */
+	SUTRA_EEXIST = -13    /* the id holds different content (SUTRA_LEARN_SAME_CONTENT) */
 };
 
 SUTRA_API const char *sutra_strerror(int err);
@@ -144,6 +145,10 @@ typedef struct sutra_meta_entry {
 	const char *value; /* NUL-terminated */
 } sutra_meta_entry;
 
+/* Learn flags. */
+#define SUTRA_LEARN_SAME_CONTENT 1u /* fail with SUTRA_EEXIST instead of replacing a concept
+				       whose content differs (content-hash ids) */
+
 /* A concept to learn. All pointers are borrowed for the duration of the call
  * only; the engine copies what it keeps. */
 typedef struct sutra_concept_in {
@@ -156,6 +161,7 @@ typedef struct sutra_concept_in {
 	float confidence;       /* 0..1 */
 	const sutra_meta_entry *meta;
 	size_t meta_count;
+	unsigned flags; /* SUTRA_LEARN_* */
 } sutra_concept_in;
 
 /* Learning an existing id replaces its content, vector, strength, confidence
@@ -192,6 +198,14 @@ SUTRA_API int sutra_batch_dissociate(sutra_batch *b, const sutra_id *source,
  * of the batch, then logs and applies them as one record. On any error
  * nothing is applied. */
 SUTRA_API int sutra_batch_commit(sutra_db *db, sutra_batch *b, uint64_t *lsn);
+
+/* Commits without blocking the caller: cb runs once the batch is applied
+ * and (per durability) durable, or failed, on an engine thread; it must not
+ * block. msg is the error message (borrowed for the call) when rc < 0. The
+ * batch stays owned by the caller and must not be touched until cb runs. */
+typedef void (*sutra_commit_fn)(void *arg, int rc, uint64_t lsn, const char *msg);
+SUTRA_API int sutra_batch_commit_async(sutra_db *db, sutra_batch *b, sutra_commit_fn cb,
+				       void *arg);
 
 /* Waits until every write acknowledged so far is on disk (any durability). */
 SUTRA_API int sutra_sync(sutra_db *db);
@@ -258,6 +272,31 @@ SUTRA_API int sutra_scan(sutra_db *db, sutra_scan_fn fn, void *ctx);
 typedef int (*sutra_assoc_fn)(void *ctx, const sutra_id *source, const sutra_id *target,
 			      unsigned type, float confidence);
 SUTRA_API int sutra_scan_associations(sutra_db *db, sutra_assoc_fn fn, void *ctx);
+
+/* ---- queries --------------------------------------------------------------- */
+
+typedef struct sutra_hit {
+	sutra_id id;
+	float similarity; /* cosine similarity, 1 - cosine distance */
+} sutra_hit;
+
+/* The k concepts whose vectors are most similar to query (cosine), best
+ * first, into out (caller-owned, room for k). dim must equal the store's
+ * dimension (SUTRA_EINVAL otherwise); k 1..1000 (SUTRA_ETOOBIG above);
+ * ef_search is the candidate-list size of the index (max(ef_search, k)).
+ * *n gets the number of hits (< k when fewer vectors exist). */
+SUTRA_API int sutra_vector_search(sutra_db *db, const float *query, uint32_t dim, uint32_t k,
+				  uint32_t ef_search, sutra_hit *out, size_t *n);
+
+#define SUTRA_MAX_PATH_DEPTH 20
+
+/* Shortest path by hops from `from` to `to`, following associations in
+ * both directions, with at most max_depth (0..20) edges. On success path
+ * (caller-owned, room for max_depth + 1 ids) holds from ... to and *len
+ * its length; from == to gives [from]. SUTRA_ENOTFOUND when no path exists
+ * within max_depth or either concept is absent. */
+SUTRA_API int sutra_find_path(sutra_db *db, const sutra_id *from, const sutra_id *to,
+			      uint32_t max_depth, sutra_id *path, size_t *len);
 
 /* ---- stats --------------------------------------------------------------- */
 

@@ -9,6 +9,11 @@
  * cost one fdatasync per group and no lock convoy, and a lone writer pays
  * only an uncontended mutex.
  *
+ * Asynchronous commits (sutra_batch_commit_async, for event loops that
+ * must never block) queue a request with a callback instead of a waiting
+ * thread. Whenever the head of the queue has no thread to lead, the
+ * committer thread (started on first use) combines instead.
+ *
  * Error messages are thread-local, so a combiner copies the message of a
  * failed batch into its request for the writer to re-raise.
  */
@@ -16,6 +21,7 @@
 #include <string.h>
 
 #include "engine/db.h"
+#include "util/alloc.h"
 #include "util/err.h"
 
 struct commit_req {
@@ -23,21 +29,18 @@ struct commit_req {
 	uint64_t lsn;
 	int rc;
 	bool done, lead;
-	pthread_cond_t cv;
+	pthread_cond_t cv;   /* synchronous writers */
+	sutra_commit_fn cb;  /* asynchronous writers */
+	void *cb_arg;
 	struct commit_req *next;
 	char msg[512];
 };
 
 void db_commit_init(sutra_db *db)
 {
+	memset(&db->cq, 0, sizeof db->cq);
 	pthread_mutex_init(&db->cq.mu, NULL);
-	db->cq.head = db->cq.tail = NULL;
-	db->cq.combining = false;
-}
-
-void db_commit_destroy(sutra_db *db)
-{
-	pthread_mutex_destroy(&db->cq.mu);
+	pthread_cond_init(&db->cq.wake, NULL);
 }
 
 static void fail_req(struct commit_req *r, int rc)
@@ -78,21 +81,63 @@ static struct commit_req *take_all(sutra_db *db)
 	return g;
 }
 
-/* Wakes the served writers and passes the combiner role on (cq.mu held). */
-static void finish_group(sutra_db *db, struct commit_req *group, struct commit_req *self)
+/* Passes the combiner role to the head of the queue (cq.mu held). */
+static void hand_over(sutra_db *db)
 {
-	for (struct commit_req *r = group, *next; r; r = next) {
+	struct commit_req *h = db->cq.head;
+
+	if (!h) {
+		db->cq.combining = false;
+		pthread_cond_signal(&db->cq.wake); /* a stopping committer may exit */
+	} else if (h->cb) {
+		db->cq.combining = false; /* the committer thread takes it */
+		pthread_cond_signal(&db->cq.wake);
+	} else {
+		h->lead = true;
+		pthread_cond_signal(&h->cv);
+	}
+}
+
+/* Runs one group as the combiner; returns with cq.mu held. Callbacks run
+ * without the lock (they may queue more work) and may free their request,
+ * so nothing touches an async request after its callback. */
+static void combine(sutra_db *db, struct commit_req *self)
+{
+	struct commit_req *async = NULL, **tail = &async, *r, *next;
+
+	db->cq.combining = true;
+	struct commit_req *group = take_all(db);
+	pthread_mutex_unlock(&db->cq.mu);
+	serve(db, group);
+	pthread_mutex_lock(&db->cq.mu);
+	for (r = group; r; r = next) {
 		next = r->next;
+		if (r->cb) {
+			r->next = NULL;
+			*tail = r;
+			tail = &r->next;
+			continue;
+		}
 		r->done = true;
 		if (r != self)
 			pthread_cond_signal(&r->cv);
 	}
-	if (db->cq.head) {
-		db->cq.head->lead = true;
-		pthread_cond_signal(&db->cq.head->cv);
-	} else {
-		db->cq.combining = false;
+	hand_over(db);
+	pthread_mutex_unlock(&db->cq.mu);
+	for (r = async; r; r = next) {
+		next = r->next;
+		r->cb(r->cb_arg, r->rc, r->lsn, r->rc < 0 ? r->msg : NULL);
 	}
+	pthread_mutex_lock(&db->cq.mu);
+}
+
+static void enqueue(sutra_db *db, struct commit_req *r)
+{
+	if (db->cq.tail)
+		db->cq.tail->next = r;
+	else
+		db->cq.head = r;
+	db->cq.tail = r;
 }
 
 int db_commit(sutra_db *db, struct opbuf *b, uint64_t *lsn_out)
@@ -101,22 +146,12 @@ int db_commit(sutra_db *db, struct opbuf *b, uint64_t *lsn_out)
 
 	pthread_cond_init(&me.cv, NULL);
 	pthread_mutex_lock(&db->cq.mu);
-	if (db->cq.tail)
-		db->cq.tail->next = &me;
-	else
-		db->cq.head = &me;
-	db->cq.tail = &me;
+	enqueue(db, &me);
 	if (db->cq.combining)
 		while (!me.done && !me.lead)
 			pthread_cond_wait(&me.cv, &db->cq.mu);
-	if (!me.done) {
-		db->cq.combining = true;
-		struct commit_req *group = take_all(db);
-		pthread_mutex_unlock(&db->cq.mu);
-		serve(db, group);
-		pthread_mutex_lock(&db->cq.mu);
-		finish_group(db, group, &me);
-	}
+	if (!me.done)
+		combine(db, &me);
 	pthread_mutex_unlock(&db->cq.mu);
 	pthread_cond_destroy(&me.cv);
 	if (me.rc < 0)
@@ -124,4 +159,91 @@ int db_commit(sutra_db *db, struct opbuf *b, uint64_t *lsn_out)
 	if (lsn_out)
 		*lsn_out = me.lsn;
 	return 0;
+}
+
+/* The committer thread: combines whenever queued work has no leader. It
+ * exits once asked to and the queue is empty. */
+static void *committer_main(void *arg)
+{
+	sutra_db *db = arg;
+
+	pthread_mutex_lock(&db->cq.mu);
+	for (;;) {
+		while (!(db->cq.head && !db->cq.combining) && !(db->cq.stop && !db->cq.head &&
+								 !db->cq.combining))
+			pthread_cond_wait(&db->cq.wake, &db->cq.mu);
+		if (!db->cq.head)
+			break;
+		combine(db, NULL);
+	}
+	pthread_mutex_unlock(&db->cq.mu);
+	return NULL;
+}
+
+/* An async request owns a copy of nothing: it points at the caller's batch,
+ * which the caller keeps until the callback. */
+struct async_req {
+	struct commit_req r;
+	sutra_commit_fn cb;
+	void *arg;
+};
+
+static void async_done(void *arg, int rc, uint64_t lsn, const char *msg)
+{
+	struct async_req *a = arg;
+	sutra_commit_fn cb = a->cb;
+	void *cb_arg = a->arg;
+
+	sutra_free(a);
+	cb(cb_arg, rc, lsn, msg);
+}
+
+int db_commit_async(sutra_db *db, struct opbuf *b, sutra_commit_fn cb, void *arg)
+{
+	struct async_req *a = sutra_calloc(1, sizeof *a);
+
+	if (!a)
+		return err_set(SUTRA_ENOMEM, "out of memory queueing a commit");
+	a->r.batch = b;
+	a->r.cb = async_done;
+	a->r.cb_arg = a;
+	a->cb = cb;
+	a->arg = arg;
+	pthread_mutex_lock(&db->cq.mu);
+	if (db->cq.stop) {
+		pthread_mutex_unlock(&db->cq.mu);
+		sutra_free(a);
+		return err_set(SUTRA_ECLOSED, "the store is closing");
+	}
+	if (!db->cq.committer_started) {
+		if (pthread_create(&db->cq.committer, NULL, committer_main, db) != 0) {
+			pthread_mutex_unlock(&db->cq.mu);
+			sutra_free(a);
+			return err_set(SUTRA_ENOMEM, "cannot start the committer thread");
+		}
+		db->cq.committer_started = true;
+	}
+	enqueue(db, &a->r);
+	if (!db->cq.combining)
+		pthread_cond_signal(&db->cq.wake);
+	pthread_mutex_unlock(&db->cq.mu);
+	return 0;
+}
+
+void db_commit_shutdown(sutra_db *db)
+{
+	pthread_mutex_lock(&db->cq.mu);
+	db->cq.stop = true;
+	pthread_cond_broadcast(&db->cq.wake);
+	bool started = db->cq.committer_started;
+	db->cq.committer_started = false;
+	pthread_mutex_unlock(&db->cq.mu);
+	if (started)
+		pthread_join(db->cq.committer, NULL);
+}
+
+void db_commit_destroy(sutra_db *db)
+{
+	pthread_cond_destroy(&db->cq.wake);
+	pthread_mutex_destroy(&db->cq.mu);
 }

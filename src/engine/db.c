@@ -178,6 +178,7 @@ int sutra_close(sutra_db *db)
 {
 	if (!db)
 		return 0;
+	db_commit_shutdown(db);
 	pthread_mutex_lock(&db->wlock);
 	atomic_store(&db->closing, 1);
 	pthread_mutex_unlock(&db->wlock);

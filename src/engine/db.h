@@ -45,8 +45,11 @@ struct sutra_db {
 	pthread_mutex_t wlock;
 	struct commit_queue {
 		pthread_mutex_t mu;
+		pthread_cond_t wake; /* the committer thread: work without a leader */
 		struct commit_req *head, *tail;
 		bool combining; /* a thread is processing the queue */
+		bool stop, committer_started;
+		pthread_t committer;
 	} cq;
 	struct store store;
 	struct wal *wal;
@@ -65,7 +68,10 @@ struct sutra_db {
 /* commit.c: runs a batch through the commit queue: logged, applied and
  * (per durability) durable when it returns 0. */
 int db_commit(sutra_db *db, struct opbuf *b, uint64_t *lsn);
+int db_commit_async(sutra_db *db, struct opbuf *b, sutra_commit_fn cb, void *arg);
 void db_commit_init(sutra_db *db);
+/* Drains the queue (async commits finish normally) and stops the committer. */
+void db_commit_shutdown(sutra_db *db);
 void db_commit_destroy(sutra_db *db);
 /* write.c: validates, logs and applies one batch; wlock held. */
 int db_log_and_apply(sutra_db *db, struct opbuf *b, uint64_t *lsn);

@@ -27,6 +27,8 @@ struct overlay_slot {
 	uint8_t state;   /* 0 empty, 1 present, 2 absent */
 	uint32_t gen_a, gen_b;
 	uint64_t created_us;
+	const char *content; /* a concept learned earlier in the batch */
+	uint32_t content_len;
 };
 
 struct overlay {
@@ -121,6 +123,31 @@ static void edge_set(struct overlay *ov, const struct op *o, int state)
 	}
 }
 
+/* SUTRA_LEARN_SAME_CONTENT: content-hash ids must never let two different
+ * contents overwrite each other. */
+static int check_same_content(sutra_db *db, struct overlay *ov, const struct op *o)
+{
+	struct overlay_slot *s = overlay_get(ov, o->id, 16);
+	const char *have = NULL;
+	uint32_t have_len = 0;
+	char hex[SUTRA_ID_HEX];
+
+	if (s && s->state == 1) {
+		have = s->content;
+		have_len = s->content_len;
+	} else if (!(s && s->state == 2)) {
+		struct node *n = store_find(&db->store, o->id);
+		if (n) {
+			have = n->content;
+			have_len = n->content_len;
+		}
+	}
+	if (!have || (have_len == o->content_len && memcmp(have, o->content, have_len) == 0))
+		return 0;
+	sutra_id_format((const sutra_id *)o->id, hex);
+	return err_set(SUTRA_EEXIST, "content hash collision: id %s holds different content", hex);
+}
+
 static int check_learn(sutra_db *db, const struct op *o)
 {
 	if (o->dim && o->dim != db->opt.dimension)
@@ -156,11 +183,18 @@ static int validate_op(sutra_db *db, struct overlay *ov, uint8_t *buf, const uin
 	case OP_LEARN:
 		if ((rc = check_learn(db, o)) < 0)
 			return rc;
+		if ((o->flags & OP_FLAG_SAME_CONTENT) && (rc = check_same_content(db, ov, o)) < 0)
+			return rc;
 		if (!concept_exists(db, ov, o->id, &created))
 			created = now;
 		st64(buf + (o->raw - payload) + 32, created);
 		st64(buf + (o->raw - payload) + 40, now);
 		concept_set(ov, o->id, 1, created);
+		struct overlay_slot *slot = overlay_get(ov, o->id, 16);
+		if (slot) {
+			slot->content = o->content;
+			slot->content_len = o->content_len;
+		}
 		return 0;
 	case OP_DELETE:
 		if (!concept_exists(db, ov, o->id, &created))
@@ -442,6 +476,17 @@ int sutra_batch_dissociate(sutra_batch *b, const sutra_id *source, const sutra_i
 	if (!source || !target)
 		return err_set(SUTRA_EINVAL, "dissociate: NULL id");
 	return opbuf_assoc(&b->ops, OP_DISSOC, source, target, type, 0);
+}
+
+int sutra_batch_commit_async(sutra_db *db, sutra_batch *b, sutra_commit_fn cb, void *arg)
+{
+	int rc = db_check_open(db);
+
+	if (rc < 0)
+		return rc;
+	if (!b || !cb)
+		return err_set(SUTRA_EINVAL, "batch_commit_async: NULL batch or callback");
+	return db_commit_async(db, &b->ops, cb, arg);
 }
 
 int sutra_batch_commit(sutra_db *db, sutra_batch *b, uint64_t *lsn)

@@ -83,7 +83,7 @@ void op_learn_encode(uint8_t *d, const uint8_t *id, uint64_t created, uint64_t u
 
 	memset(d, 0, size);
 	d[0] = OP_LEARN;
-	d[1] = vec ? 1 : 0;
+	d[1] = vec ? OP_FLAG_VECTOR : 0;
 	st32(d + 4, content_len);
 	st32(d + 8, meta_len);
 	st32(d + 12, vec ? dim : 0);
@@ -214,6 +214,8 @@ int opbuf_learn(struct opbuf *b, const sutra_concept_in *c)
 			(uint32_t)meta_len, c->content, (uint32_t)c->content_len);
 	if (meta_len)
 		op_meta_encode(d + OP_LEARN_FIXED + (size_t)dim * 4, c->meta, c->meta_count);
+	if (c->flags & SUTRA_LEARN_SAME_CONTENT)
+		d[1] |= OP_FLAG_SAME_CONTENT;
 	return 0;
 }
 
@@ -276,7 +278,8 @@ static int decode_learn(const uint8_t *p, size_t avail, struct op *o)
 	o->meta_len = ld32(p + 8);
 	o->dim = ld32(p + 12);
 	if (o->content_len > HARD_MAX_CONTENT || o->meta_len > HARD_MAX_META ||
-	    o->dim > HARD_MAX_DIM || ((p[1] & 1) != 0) != (o->dim != 0))
+	    o->dim > HARD_MAX_DIM || ((p[1] & OP_FLAG_VECTOR) != 0) != (o->dim != 0) ||
+	    (p[1] & ~(OP_FLAG_VECTOR | OP_FLAG_SAME_CONTENT)) != 0)
 		return err_set(SUTRA_ECORRUPT, "learn op with impossible sizes");
 	o->size = op_learn_size(o->content_len, o->meta_len, o->dim);
 	if (o->size > avail)
@@ -306,6 +309,7 @@ int op_decode(const uint8_t *p, size_t avail, struct op *o)
 	o->raw = p;
 	o->kind = p[0];
 	o->type = p[1];
+	o->flags = p[1];
 	switch (o->kind) {
 	case OP_LEARN:
 		return decode_learn(p, avail, o);

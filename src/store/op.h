@@ -11,7 +11,8 @@
  * Every operation starts with a one-byte kind. All integers little-endian.
  *
  * OP_LEARN (kind 1), 56 bytes + vector + metadata + content + NUL, padded to 8:
- *   0  u8  kind          1  u8  flags (bit 0: has vector)   2 u16 reserved
+ *   0  u8  kind          1  u8  flags (bit 0: has vector; bit 1: same content
+ *                            required, checked at commit only)   2 u16 reserved
  *   4  u32 content_len   8  u32 meta_len    12 u32 vector_dim (0 = none)
  *   16 id[16]
  *   32 u64 created_us    40 u64 updated_us
@@ -49,11 +50,14 @@ enum op_kind { OP_LEARN = 1, OP_DELETE = 2, OP_ASSOC = 3, OP_DISSOC = 4 };
 #define OP_DELETE_SIZE 24
 #define OP_ASSOC_SIZE 40
 #define OP_MAX_KEY 255
+#define OP_FLAG_VECTOR 1
+#define OP_FLAG_SAME_CONTENT 2
 
 /* A decoded operation. Pointers borrow the encoded bytes. */
 struct op {
 	int kind;
 	uint8_t type;
+	uint8_t flags; /* learn: OP_FLAG_* */
 	const uint8_t *raw; /* start of the encoded op */
 	size_t size;  /* encoded size including padding */
 	const uint8_t *id, *src, *dst;

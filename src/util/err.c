@@ -86,6 +86,8 @@ const char *sutra_strerror(int err)
 		return "unsupported on-disk format version";
 	case SUTRA_ECLOSED:
 		return "store is closing";
+	case SUTRA_EEXIST:
+		return "id holds different content";
 	default:
 		return "unknown error";
 	}

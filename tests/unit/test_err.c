@@ -14,9 +14,9 @@
 
 static void test_strerror_distinct(void **state)
 {
-	const char *names[13];
+	const char *names[14];
 
-	for (int i = 0; i <= 12; i++) {
+	for (int i = 0; i <= 13; i++) {
 		names[i] = sutra_strerror(-i);
 		assert_non_null(names[i]);
 		assert_true(strlen(names[i]) > 0);
@@ -27,7 +27,7 @@ static void test_strerror_distinct(void **state)
 	assert_non_null(sutra_strerror(-1000));
 	assert_true(strlen(sutra_strerror(-1000)) > 0);
 	assert_true(strlen(sutra_strerror(5)) > 0);
-	for (int i = 0; i <= 12; i++)
+	for (int i = 0; i <= 13; i++)
 		assert_string_not_equal(sutra_strerror(-1000), names[i]);
 }
 

@@ -1,0 +1,185 @@
+/* proto.h - the Sutra MessagePack protocol: request decoding and response
+ * building (wire facts: docs/PROTOCOL.md and the seed protocol notes).
+ *
+ * Framing (4-byte big-endian length + payload) belongs to the server; this
+ * module sees one complete payload at a time.
+ *
+ * Requests are decoded leniently, as the Rust server did: a variant with
+ * fields is a one-entry map {name-or-index: payload}, the payload a map by
+ * field name (unknown keys ignored, missing optional fields absent, missing
+ * required ones an error) or an array in field order (exact length); a unit
+ * variant is the bare name, its index, or {name: nil}; strings may arrive as
+ * bin; integers are accepted where f32 is expected; bytes after the value
+ * are ignored. Decoding never allocates from an unchecked length: every
+ * count is checked against the bytes left before anything is sized by it,
+ * all memory comes from an arena bounded by a multiple of the frame size,
+ * and nesting is bounded (limits.max_nesting).
+ *
+ * Strings in a decoded request borrow the frame buffer and are NOT
+ * NUL-terminated; arrays are allocated in the arena. Both live until the
+ * frame buffer and the arena are released.
+ */
+#ifndef SUTRA_PROTO_PROTO_H
+#define SUTRA_PROTO_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Request variants. 0..15 are the Rust server's (their wire index); the
+ * extensions have names only (their index here is not a wire index). */
+enum req_kind {
+	REQ_LEARN_CONCEPT_V2 = 0,
+	REQ_LEARN_BATCH = 1,
+	REQ_LEARN_CONCEPT = 2,
+	REQ_LEARN_ASSOCIATION = 3,
+	REQ_QUERY_CONCEPT = 4,
+	REQ_GET_NEIGHBORS = 5,
+	REQ_FIND_PATH = 6,
+	REQ_VECTOR_SEARCH = 7,
+	REQ_FIND_PATH_SEMANTIC = 8,
+	REQ_FIND_TEMPORAL_CHAIN = 9,
+	REQ_FIND_CAUSAL_CHAIN = 10,
+	REQ_FIND_CONTRADICTIONS = 11,
+	REQ_QUERY_BY_SEMANTIC = 12,
+	REQ_GET_STATS = 13,
+	REQ_FLUSH = 14,
+	REQ_HEALTH_CHECK = 15,
+	/* extensions (docs/PROTOCOL.md) */
+	REQ_DELETE_CONCEPT = 64,   /* DeleteConcept {concept_id} */
+	REQ_DELETE_ASSOCIATION,    /* DeleteAssociation {source_id, target_id, assoc_type} */
+	REQ_GET_CONCEPT,           /* GetConcept {concept_id} */
+	REQ_GET_NEIGHBORS_DETAILED, /* GetNeighborsDetailed {concept_id, direction?, assoc_type?, limit?} */
+	REQ_LEARN_CONCEPTS,        /* LearnConcepts {concepts: [ConceptItem]} (atomic) */
+	REQ_LEARN_ASSOCIATIONS,    /* LearnAssociations {associations: [AssocItem]} (atomic) */
+	REQ_SYNC,                  /* Sync (unit) */
+	REQ_CHECKPOINT,            /* Checkpoint (unit) */
+	REQ_SERVER_INFO,           /* ServerInfo (unit) */
+	REQ_STATS_EXTENDED,        /* StatsExtended (unit) */
+	REQ_SET_ENCODING           /* SetEncoding {named: bool} (this connection's replies) */
+};
+
+enum proto_encoding { ENC_COMPACT = 0, ENC_NAMED = 1 };
+
+struct pstr {
+	const char *p; /* borrowed from the frame, not NUL-terminated */
+	uint32_t n;
+};
+
+struct proto_limits {
+	uint32_t max_content;  /* 10485760 */
+	uint32_t max_dim;      /* 2048 */
+	uint32_t max_batch;    /* 1000 */
+	uint32_t max_depth;    /* 20 */
+	uint32_t max_k;        /* 1000 */
+	uint32_t max_nesting;  /* 32 */
+	uint32_t max_meta;     /* metadata entries per concept, 256 */
+};
+
+void proto_limits_default(struct proto_limits *l);
+
+struct learn_options {
+	bool generate_embedding;
+	bool has_model;
+	struct pstr embedding_model;
+	bool extract_associations;
+	float min_association_confidence;
+	uint32_t max_associations_per_concept;
+	float strength;   /* default 1.0 when absent */
+	float confidence; /* default 1.0 when absent */
+};
+
+struct concept_item { /* LearnConcepts */
+	struct pstr id;      /* parsed with sutra_id_parse */
+	struct pstr content;
+	float *vector;       /* NULL when absent or empty */
+	uint32_t dim;
+	float strength, confidence;        /* default 1.0 */
+	struct pstr *meta_keys, *meta_values;
+	uint32_t meta_count;
+};
+
+struct assoc_item { /* LearnAssociations */
+	struct pstr source, target;
+	uint32_t type; /* 0..4 (checked) */
+	float confidence;
+};
+
+struct request {
+	int kind; /* enum req_kind */
+	union {
+		struct { struct pstr content; struct learn_options opt; } learn_v2;
+		struct { struct pstr *contents; uint32_t count; struct learn_options opt; } learn_batch;
+		struct {
+			struct pstr id, content;
+			float *embedding; /* NULL when empty */
+			uint32_t dim;
+			float strength, confidence;
+		} learn_concept;
+		struct { struct pstr source, target; uint32_t type; float confidence; } learn_assoc;
+		struct pstr concept_id; /* QueryConcept, GetNeighbors, DeleteConcept, GetConcept */
+		struct { struct pstr start, end; uint32_t max_depth; } find_path;
+		struct { float *vec; uint32_t dim, k, ef_search; } vector_search;
+		struct { struct pstr source, target; uint32_t type; } delete_assoc;
+		struct {
+			struct pstr id;
+			int direction; /* 1 out, 2 in, 3 both (default 3) */
+			int type;      /* -1 any (default) or 0..4 */
+			uint32_t limit; /* 0 = no limit (server caps it) */
+		} neighbors_detailed;
+		struct { struct concept_item *items; uint32_t count; } learn_concepts;
+		struct { struct assoc_item *items; uint32_t count; } learn_assocs;
+		struct { bool named; } set_encoding;
+	} u;
+};
+
+/* A bump allocator for one request; never grows past its cap. */
+struct arena {
+	uint8_t *base;
+	size_t used, cap;
+};
+
+/* Decodes one payload. Returns 0, or -1 with a message in err (the text
+ * the Error reply carries: the Rust server's wording for the six limits,
+ * e.g. "Content too large: N bytes (max: 10485760)"; otherwise naming the
+ * variant, the field and what was wrong). */
+int proto_decode(const uint8_t *p, size_t n, const struct proto_limits *lim, struct arena *a,
+		 struct request *out, char *err, size_t errlen);
+
+/* ---- responses ------------------------------------------------------------ */
+
+/* A growable output buffer. Writers never fail: on allocation failure they
+ * set oom and stop writing; the caller checks oom once at the end. */
+struct mpbuf {
+	uint8_t *p;
+	size_t len, cap;
+	bool oom;
+};
+
+void mpbuf_init(struct mpbuf *b);
+void mpbuf_free(struct mpbuf *b);
+void mpbuf_reset(struct mpbuf *b);
+
+/* Starts a response: nfields == 0 writes the bare variant name (a unit
+ * variant, e.g. "FlushOk"); otherwise {name: [..nfields..]} in compact form
+ * or {name: {..nfields..}} in named form. Every field is then written as
+ * rb_key(name) followed by exactly one value; rb_key writes nothing in
+ * compact form. */
+void rb_begin(struct mpbuf *b, int enc, const char *variant, uint32_t nfields);
+void rb_key(struct mpbuf *b, int enc, const char *field);
+/* An Error{message} response. */
+void rb_error(struct mpbuf *b, int enc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* MessagePack values (smallest encodings; floats as float32 'ca'). */
+void mp_put_nil(struct mpbuf *b);
+void mp_put_bool(struct mpbuf *b, bool v);
+void mp_put_uint(struct mpbuf *b, uint64_t v);
+void mp_put_int(struct mpbuf *b, int64_t v);
+void mp_put_f32(struct mpbuf *b, float v);
+void mp_put_f64(struct mpbuf *b, double v);
+void mp_put_str(struct mpbuf *b, const char *s, size_t n);
+void mp_put_cstr(struct mpbuf *b, const char *s);
+void mp_put_array(struct mpbuf *b, uint32_t n);
+void mp_put_map(struct mpbuf *b, uint32_t n);
+
+#endif
