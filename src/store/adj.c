@@ -83,6 +83,7 @@ int adj_upsert(struct store *s, struct node *nd, int dir, const uint8_t other[16
 		if (atomic_load_explicit(&e->state, memory_order_relaxed) & EDGE_DEAD) {
 			atomic_store_explicit(&e->state, type, memory_order_release);
 			atomic_fetch_add_explicit(&a->live, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&nd->degree[dir], 1, memory_order_relaxed);
 			a->dead--;
 			*added = true;
 		}
@@ -98,6 +99,7 @@ int adj_upsert(struct store *s, struct node *nd, int dir, const uint8_t other[16
 	atomic_store_explicit(&a->e[n].state, type, memory_order_relaxed);
 	atomic_store_explicit(&a->count, n + 1, memory_order_release);
 	atomic_fetch_add_explicit(&a->live, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&nd->degree[dir], 1, memory_order_relaxed);
 	*added = true;
 	return 0;
 }
@@ -120,6 +122,7 @@ unsigned adj_kill(struct node *nd, int dir, const uint8_t other[16], int type)
 	}
 	if (killed) {
 		atomic_fetch_sub_explicit(&a->live, killed, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&nd->degree[dir], killed, memory_order_relaxed);
 		a->dead += killed;
 	}
 	return killed;

@@ -45,6 +45,8 @@ struct node *node_new(const struct op *o, bool mapped)
 	n->meta_count = meta_count;
 	atomic_init(&n->adj[ADJ_OUT], NULL);
 	atomic_init(&n->adj[ADJ_IN], NULL);
+	atomic_init(&n->degree[ADJ_OUT], 0);
+	atomic_init(&n->degree[ADJ_IN], 0);
 	if (mapped) {
 		n->vec = o->vec;
 		n->meta = o->meta;
@@ -74,6 +76,8 @@ int store_apply_node(struct store *s, struct node *n)
 	if (old) {
 		atomic_init(&n->adj[ADJ_OUT], atomic_load(&old->adj[ADJ_OUT]));
 		atomic_init(&n->adj[ADJ_IN], atomic_load(&old->adj[ADJ_IN]));
+		atomic_init(&n->degree[ADJ_OUT], atomic_load(&old->degree[ADJ_OUT]));
+		atomic_init(&n->degree[ADJ_IN], atomic_load(&old->degree[ADJ_IN]));
 	}
 	int rc = store_put(s, n);
 	if (rc < 0)
@@ -199,9 +203,6 @@ int store_apply(struct store *s, const struct op *o, bool mapped, bool replay)
 
 void node_view(const struct node *n, sutra_concept *c)
 {
-	struct adj *out = atomic_load_explicit(&n->adj[ADJ_OUT], memory_order_acquire);
-	struct adj *in = atomic_load_explicit(&n->adj[ADJ_IN], memory_order_acquire);
-
 	memcpy(c->id.b, n->id, 16);
 	c->content = n->content;
 	c->content_len = n->content_len;
@@ -214,6 +215,6 @@ void node_view(const struct node *n, sutra_concept *c)
 	c->meta_count = n->meta_count;
 	c->meta_blob = n->meta;
 	c->meta_blob_len = n->meta_len;
-	c->out_degree = out ? atomic_load_explicit(&out->live, memory_order_relaxed) : 0;
-	c->in_degree = in ? atomic_load_explicit(&in->live, memory_order_relaxed) : 0;
+	c->out_degree = atomic_load_explicit(&n->degree[ADJ_OUT], memory_order_relaxed);
+	c->in_degree = atomic_load_explicit(&n->degree[ADJ_IN], memory_order_relaxed);
 }

@@ -332,6 +332,11 @@ int ckpt_load(const char *dir, uint64_t lsn, uint32_t dim, bool repair, struct s
 		return rc;
 	const uint8_t *p = map->addr;
 	uint64_t end = map->size - FOOTER;
+	/* Size the table once instead of growing it through every doubling. */
+	uint64_t expect = ld64(p + end + 8);
+	if (expect <= (map->size - HDR - FOOTER) / (8 + OP_LEARN_FIXED) &&
+	    (rc = store_reserve(s, (size_t)expect)) < 0)
+		return rc;
 	for (uint64_t pos = HDR; pos < end && rc == 0;)
 		rc = load_record(path, p, end, pos, repair, s, res, &pos);
 	if (rc == 0 && !repair &&

@@ -57,6 +57,8 @@ struct node {
 	const float *vec;
 	const uint8_t *meta;
 	_Atomic(struct adj *) adj[2]; /* ADJ_OUT, ADJ_IN */
+	_Atomic uint32_t degree[2];   /* live entries, kept here so a get need not
+					 touch the arrays */
 	/* inline vector, metadata and content follow when not mapped */
 };
 
