@@ -32,6 +32,7 @@ run: release
 	./build/release/sutra-demo $(DATA_DIR)
 
 bench: release
+	@./scripts/setup-deps.sh bench
 	./bench/run.sh
 
 format:

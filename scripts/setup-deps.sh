@@ -7,7 +7,11 @@ set -eu
 PACKAGES="build-essential cmake pkg-config clang clang-format clang-tidy
 libclang-rt-14-dev libssl-dev libcmocka-dev liblmdb-dev
 libsqlite3-dev libmsgpuck-dev libedit-dev python3 python3-msgpack
-python3-numpy redis-server redis-tools"
+python3-numpy"
+# The benchmarks also run the peers themselves: scripts/setup-deps.sh bench
+if [ "${1:-}" = "bench" ]; then
+	PACKAGES="$PACKAGES redis-server redis-tools sqlite3"
+fi
 
 missing=""
 for p in $PACKAGES; do

@@ -19,12 +19,14 @@ static int fail(const char *what, int rc)
 static int write_some(sutra_db *db, sutra_id ids[3])
 {
 	static const char *texts[] = {"The Eiffel Tower is in Paris", "Paris is in France",
-				      "France is in Europe"};
+	                              "France is in Europe"};
 	int rc;
 
 	for (int i = 0; i < 3; i++) {
-		sutra_concept_in c = {.content = texts[i], .content_len = strlen(texts[i]),
-				      .strength = 1.0f, .confidence = 0.9f};
+		sutra_concept_in c = {.content = texts[i],
+		                      .content_len = strlen(texts[i]),
+		                      .strength = 1.0f,
+		                      .confidence = 0.9f};
 		sutra_id_from_content(texts[i], strlen(texts[i]), &ids[i]);
 		c.id = ids[i];
 		if ((rc = sutra_learn(db, &c, NULL)) < 0)
@@ -32,7 +34,7 @@ static int write_some(sutra_db *db, sutra_id ids[3])
 	}
 	for (int i = 0; i < 2; i++)
 		if ((rc = sutra_associate(db, &ids[i], &ids[i + 1], SUTRA_ASSOC_HIERARCHICAL, 0.8f,
-					  NULL)) < 0)
+		                          NULL)) < 0)
 			return fail("associate", rc);
 	return 0;
 }
@@ -49,7 +51,7 @@ static int read_back(sutra_db *db, const sutra_id ids[3])
 		if ((rc = sutra_get(db, &ids[i], &c)) < 0)
 			return fail("get", rc);
 		if ((rc = sutra_neighbors(db, &ids[i], SUTRA_DIR_BOTH, SUTRA_TYPE_ANY, nb, 8,
-					  &total)) < 0)
+		                          &total)) < 0)
 			return fail("neighbors", rc);
 		sutra_id_format(&ids[i], hex);
 		printf("%s  \"%s\"  strength %.2f  neighbours %zu\n", hex, c->content,
@@ -69,8 +71,9 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		printf("usage: sutra-demo [DIR]\nWrites three concepts and two associations into the "
-		       "store in DIR (default ./data), reopens it and reads them back.\n");
+		printf(
+		    "usage: sutra-demo [DIR]\nWrites three concepts and two associations into the "
+		    "store in DIR (default ./data), reopens it and reads them back.\n");
 		return 0;
 	}
 	if (argc > 1)

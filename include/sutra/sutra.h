@@ -60,7 +60,7 @@ SUTRA_API const char *sutra_last_error(void);
 /* ---- identifiers --------------------------------------------------------- */
 
 #define SUTRA_ID_BYTES 16
-#define SUTRA_ID_HEX 33 /* 32 hex characters + NUL */
+#define SUTRA_ID_HEX   33 /* 32 hex characters + NUL */
 
 typedef struct sutra_id {
 	uint8_t b[SUTRA_ID_BYTES];
@@ -94,18 +94,21 @@ typedef struct sutra_options {
 	int durability;                /* enum sutra_durability (default always) */
 	uint32_t interval_ms;          /* for DURABILITY_INTERVAL, 1..60000 (default 1000) */
 	uint64_t wal_segment_bytes;    /* 1 MiB..1 GiB (default 64 MiB) */
-	uint64_t checkpoint_wal_bytes; /* checkpoint after this much WAL, 1 MiB..64 GiB, 0 = only on demand (default 256 MiB) */
-	uint64_t max_pending_bytes;    /* write queue cap (bytes not yet written), 64 KiB..4 GiB (default 64 MiB) */
-	uint32_t busy_timeout_ms;      /* wait for queue space before SUTRA_EBUSY, 0..600000 (default 5000) */
-	uint32_t max_content_bytes;    /* 0..10485760 (default 10485760) */
-	uint32_t max_batch_ops;        /* operations per batch, 1..10000000 (default 1000000) */
-	uint64_t max_batch_bytes;      /* encoded bytes per batch, 1 KiB..1 GiB (default 256 MiB) */
-	uint32_t max_meta_bytes;       /* encoded metadata per concept, 0..1048576 (default 65536) */
+	uint64_t checkpoint_wal_bytes; /* checkpoint after this much WAL, 1 MiB..64 GiB, 0 = only on
+	                                  demand (default 256 MiB) */
+	uint64_t max_pending_bytes;    /* write queue cap (bytes not yet written), 64 KiB..4 GiB
+	                                  (default 64 MiB) */
+	uint32_t
+	    busy_timeout_ms; /* wait for queue space before SUTRA_EBUSY, 0..600000 (default 5000) */
+	uint32_t max_content_bytes; /* 0..10485760 (default 10485760) */
+	uint32_t max_batch_ops;     /* operations per batch, 1..10000000 (default 1000000) */
+	uint64_t max_batch_bytes;   /* encoded bytes per batch, 1 KiB..1 GiB (default 256 MiB) */
+	uint32_t max_meta_bytes;    /* encoded metadata per concept, 0..1048576 (default 65536) */
 	uint32_t sched_min_interval_ms;  /* background scheduler, 1..100 (default 1) */
 	uint32_t sched_base_interval_ms; /* min..max (default 10) */
 	uint32_t sched_max_interval_ms;  /* min..1000 (default 100) */
-	int create_if_missing;         /* default 1 */
-	int repair;                    /* default 0: refuse to open on corruption before the WAL tail */
+	int create_if_missing;           /* default 1 */
+	int repair; /* default 0: refuse to open on corruption before the WAL tail */
 } sutra_options;
 
 SUTRA_API void sutra_options_init(sutra_options *o);
@@ -133,12 +136,12 @@ SUTRA_API int sutra_close(sutra_db *db);
 
 /* ---- writes -------------------------------------------------------------- */
 
-#define SUTRA_ASSOC_SEMANTIC 0
-#define SUTRA_ASSOC_CAUSAL 1
-#define SUTRA_ASSOC_TEMPORAL 2
-#define SUTRA_ASSOC_HIERARCHICAL 3
+#define SUTRA_ASSOC_SEMANTIC      0
+#define SUTRA_ASSOC_CAUSAL        1
+#define SUTRA_ASSOC_TEMPORAL      2
+#define SUTRA_ASSOC_HIERARCHICAL  3
 #define SUTRA_ASSOC_COMPOSITIONAL 4
-#define SUTRA_ASSOC_TYPES 5
+#define SUTRA_ASSOC_TYPES         5
 
 typedef struct sutra_meta_entry {
 	const char *key;   /* NUL-terminated, 1..255 bytes */
@@ -146,19 +149,20 @@ typedef struct sutra_meta_entry {
 } sutra_meta_entry;
 
 /* Learn flags. */
-#define SUTRA_LEARN_SAME_CONTENT 1u /* fail with SUTRA_EEXIST instead of replacing a concept
-				       whose content differs (content-hash ids) */
+#define SUTRA_LEARN_SAME_CONTENT                                                                   \
+	1u /* fail with SUTRA_EEXIST instead of replacing a concept                                \
+	      whose content differs (content-hash ids) */
 
 /* A concept to learn. All pointers are borrowed for the duration of the call
  * only; the engine copies what it keeps. */
 typedef struct sutra_concept_in {
 	sutra_id id;
 	const void *content;
-	size_t content_len;     /* <= max_content_bytes */
-	const float *vector;    /* NULL: no vector */
-	uint32_t vector_dim;    /* must equal the store's dimension when vector != NULL */
-	float strength;         /* finite, >= 0 */
-	float confidence;       /* 0..1 */
+	size_t content_len;  /* <= max_content_bytes */
+	const float *vector; /* NULL: no vector */
+	uint32_t vector_dim; /* must equal the store's dimension when vector != NULL */
+	float strength;      /* finite, >= 0 */
+	float confidence;    /* 0..1 */
 	const sutra_meta_entry *meta;
 	size_t meta_count;
 	unsigned flags; /* SUTRA_LEARN_* */
@@ -174,10 +178,10 @@ SUTRA_API int sutra_delete(sutra_db *db, const sutra_id *id, uint64_t *lsn);
 /* Creates or updates the association (source, target, type). Both concepts
  * must exist (SUTRA_ENOTFOUND otherwise). type 0..4, confidence 0..1. */
 SUTRA_API int sutra_associate(sutra_db *db, const sutra_id *source, const sutra_id *target,
-			      unsigned type, float confidence, uint64_t *lsn);
+                              unsigned type, float confidence, uint64_t *lsn);
 /* Removes one association. SUTRA_ENOTFOUND if absent. */
 SUTRA_API int sutra_dissociate(sutra_db *db, const sutra_id *source, const sutra_id *target,
-			       unsigned type, uint64_t *lsn);
+                               unsigned type, uint64_t *lsn);
 
 /* A batch: operations applied atomically (all or none, across crashes too)
  * in the order they were added. Adding copies the inputs. A batch is owned
@@ -191,9 +195,9 @@ SUTRA_API size_t sutra_batch_count(const sutra_batch *b);
 SUTRA_API int sutra_batch_learn(sutra_batch *b, const sutra_concept_in *c);
 SUTRA_API int sutra_batch_delete(sutra_batch *b, const sutra_id *id);
 SUTRA_API int sutra_batch_associate(sutra_batch *b, const sutra_id *source, const sutra_id *target,
-				    unsigned type, float confidence);
-SUTRA_API int sutra_batch_dissociate(sutra_batch *b, const sutra_id *source,
-				     const sutra_id *target, unsigned type);
+                                    unsigned type, float confidence);
+SUTRA_API int sutra_batch_dissociate(sutra_batch *b, const sutra_id *source, const sutra_id *target,
+                                     unsigned type);
 /* Validates every operation against the store and the earlier operations
  * of the batch, then logs and applies them as one record. On any error
  * nothing is applied. */
@@ -204,8 +208,7 @@ SUTRA_API int sutra_batch_commit(sutra_db *db, sutra_batch *b, uint64_t *lsn);
  * block. msg is the error message (borrowed for the call) when rc < 0. The
  * batch stays owned by the caller and must not be touched until cb runs. */
 typedef void (*sutra_commit_fn)(void *arg, int rc, uint64_t lsn, const char *msg);
-SUTRA_API int sutra_batch_commit_async(sutra_db *db, sutra_batch *b, sutra_commit_fn cb,
-				       void *arg);
+SUTRA_API int sutra_batch_commit_async(sutra_db *db, sutra_batch *b, sutra_commit_fn cb, void *arg);
 
 /* Waits until every write acknowledged so far is on disk (any durability). */
 SUTRA_API int sutra_sync(sutra_db *db);
@@ -243,25 +246,25 @@ SUTRA_API int sutra_exists(sutra_db *db, const sutra_id *id);
 /* Iterates metadata: start with *pos = 0; returns 1 and sets key/value
  * (NUL-terminated, borrowed like the concept) while entries remain, then 0. */
 SUTRA_API int sutra_meta_next(const sutra_concept *c, size_t *pos, const char **key,
-			      const char **value);
+                              const char **value);
 
-#define SUTRA_DIR_OUT 1
-#define SUTRA_DIR_IN 2
+#define SUTRA_DIR_OUT  1
+#define SUTRA_DIR_IN   2
 #define SUTRA_DIR_BOTH 3
 #define SUTRA_TYPE_ANY (-1)
 
 typedef struct sutra_neighbor {
-	sutra_id id;        /* the other endpoint */
+	sutra_id id; /* the other endpoint */
 	float confidence;
-	uint8_t type;       /* SUTRA_ASSOC_* */
-	uint8_t direction;  /* SUTRA_DIR_OUT: id is the target; SUTRA_DIR_IN: id is the source */
+	uint8_t type;      /* SUTRA_ASSOC_* */
+	uint8_t direction; /* SUTRA_DIR_OUT: id is the target; SUTRA_DIR_IN: id is the source */
 } sutra_neighbor;
 
 /* Fills up to cap neighbours of id (direction mask, type or SUTRA_TYPE_ANY)
  * into out (caller-owned) and sets *total to the number that match, which
  * may exceed cap. SUTRA_ENOTFOUND if the concept is absent. */
 SUTRA_API int sutra_neighbors(sutra_db *db, const sutra_id *id, int direction, int type,
-			      sutra_neighbor *out, size_t cap, size_t *total);
+                              sutra_neighbor *out, size_t cap, size_t *total);
 
 /* Calls fn for every concept, in no particular order, on a consistent view
  * of each concept. The view is borrowed until fn returns; fn returns
@@ -270,7 +273,7 @@ typedef int (*sutra_scan_fn)(void *ctx, const sutra_concept *c);
 SUTRA_API int sutra_scan(sutra_db *db, sutra_scan_fn fn, void *ctx);
 /* Calls fn for every association (each once, from its source). */
 typedef int (*sutra_assoc_fn)(void *ctx, const sutra_id *source, const sutra_id *target,
-			      unsigned type, float confidence);
+                              unsigned type, float confidence);
 SUTRA_API int sutra_scan_associations(sutra_db *db, sutra_assoc_fn fn, void *ctx);
 
 /* ---- queries --------------------------------------------------------------- */
@@ -286,7 +289,7 @@ typedef struct sutra_hit {
  * ef_search is the candidate-list size of the index (max(ef_search, k)).
  * *n gets the number of hits (< k when fewer vectors exist). */
 SUTRA_API int sutra_vector_search(sutra_db *db, const float *query, uint32_t dim, uint32_t k,
-				  uint32_t ef_search, sutra_hit *out, size_t *n);
+                                  uint32_t ef_search, sutra_hit *out, size_t *n);
 
 #define SUTRA_MAX_PATH_DEPTH 20
 
@@ -296,7 +299,7 @@ SUTRA_API int sutra_vector_search(sutra_db *db, const float *query, uint32_t dim
  * its length; from == to gives [from]. SUTRA_ENOTFOUND when no path exists
  * within max_depth or either concept is absent. */
 SUTRA_API int sutra_find_path(sutra_db *db, const sutra_id *from, const sutra_id *to,
-			      uint32_t max_depth, sutra_id *path, size_t *len);
+                              uint32_t max_depth, sutra_id *path, size_t *len);
 
 /* ---- stats --------------------------------------------------------------- */
 
@@ -319,8 +322,8 @@ typedef struct sutra_stats {
 	/* recovery at open */
 	uint64_t recovery_replayed, recovery_torn_bytes, recovery_skipped_ops, recovery_us;
 	/* health */
-	int read_only;         /* 1 after a failed fsync/write */
-	int sticky_error;      /* the SUTRA_E* that caused it, else 0 */
+	int read_only;    /* 1 after a failed fsync/write */
+	int sticky_error; /* the SUTRA_E* that caused it, else 0 */
 	char sticky_message[256];
 	/* background scheduler (the adaptive reconciler's figures) */
 	uint64_t sched_cycles;
@@ -331,7 +334,7 @@ typedef struct sutra_stats {
 	double processing_rate; /* records made durable per second (EMA) */
 	double predicted_depth; /* queue depth expected at the next cycle */
 	double estimated_lag_ms;
-	double health_score;    /* 0..1 */
+	double health_score;        /* 0..1 */
 	const char *recommendation; /* static text */
 	uint64_t uptime_us;
 } sutra_stats;

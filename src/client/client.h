@@ -36,8 +36,8 @@
 
 #include "proto/proto.h" /* struct mpbuf, mp_put_* */
 
-#define SC_DEFAULT_PORT 50051
-#define SC_MAX_DEPTH 64
+#define SC_DEFAULT_PORT      50051
+#define SC_MAX_DEPTH         64
 #define SC_DEFAULT_MAX_REPLY (256u << 20) /* largest reply frame accepted */
 
 /* Results: 0 or one of these. */
@@ -189,15 +189,15 @@ struct sc_bytes {
 };
 
 /* Request forms (sc_set_form flags). */
-#define SC_FORM_ARRAY 1u    /* payloads as arrays in field order (default: maps) */
-#define SC_FORM_INDEX 2u    /* variant keys as wire indices where one exists */
+#define SC_FORM_ARRAY    1u /* payloads as arrays in field order (default: maps) */
+#define SC_FORM_INDEX    2u /* variant keys as wire indices where one exists */
 #define SC_FORM_UNIT_MAP 4u /* unit variants as {name: nil} (default: bare name) */
 
 struct sc_conn {
-	int fd;             /* -1 when not connected */
-	int timeout_ms;     /* per wait; < 0 waits forever */
-	unsigned form;      /* SC_FORM_* */
-	uint32_t max_reply; /* largest reply payload accepted */
+	int fd;              /* -1 when not connected */
+	int timeout_ms;      /* per wait; < 0 waits forever */
+	unsigned form;       /* SC_FORM_* */
+	uint32_t max_reply;  /* largest reply payload accepted */
 	struct mpbuf req;    /* the request being built */
 	struct sc_bytes out; /* queued frames */
 	size_t out_off;      /* bytes of out already written */
@@ -275,50 +275,49 @@ struct sc_assoc_item { /* LearnAssociations */
 };
 
 /* GetNeighborsDetailed directions */
-#define SC_DIR_OUT 1
-#define SC_DIR_IN 2
+#define SC_DIR_OUT  1
+#define SC_DIR_IN   2
 #define SC_DIR_BOTH 3
 
 /* An already encoded payload (no frame header), copied as is. */
 int sc_req_raw(struct sc_conn *c, const void *payload, size_t n);
 
 int sc_req_learn_v2(struct sc_conn *c, const char *content, size_t len,
-		    const struct sc_learn_options *o);
+                    const struct sc_learn_options *o);
 /* lens may be NULL (strlen of each content). */
-int sc_req_learn_batch(struct sc_conn *c, const char *const *contents, const size_t *lens,
-		       size_t n, const struct sc_learn_options *o);
+int sc_req_learn_batch(struct sc_conn *c, const char *const *contents, const size_t *lens, size_t n,
+                       const struct sc_learn_options *o);
 int sc_req_learn_concept(struct sc_conn *c, const char *id, const char *content, size_t len,
-			 const float *embedding, uint32_t dim, float strength, float confidence);
+                         const float *embedding, uint32_t dim, float strength, float confidence);
 int sc_req_learn_association(struct sc_conn *c, const char *source, const char *target,
-			     uint32_t type, float confidence);
+                             uint32_t type, float confidence);
 int sc_req_query_concept(struct sc_conn *c, const char *id);
 int sc_req_get_neighbors(struct sc_conn *c, const char *id);
 int sc_req_find_path(struct sc_conn *c, const char *start, const char *end, uint32_t max_depth);
 int sc_req_vector_search(struct sc_conn *c, const float *query, uint32_t dim, uint32_t k,
-			 uint32_t ef_search);
+                         uint32_t ef_search);
 int sc_req_find_path_semantic(struct sc_conn *c, const char *start, const char *end,
-			      const struct sc_semantic_filter *f, uint32_t max_depth,
-			      uint32_t max_paths);
+                              const struct sc_semantic_filter *f, uint32_t max_depth,
+                              uint32_t max_paths);
 /* domain NULL: nil */
 int sc_req_find_temporal_chain(struct sc_conn *c, const char *domain, int64_t start_time,
-			       int64_t end_time);
+                               int64_t end_time);
 int sc_req_find_causal_chain(struct sc_conn *c, const char *start, const char *causal_type,
-			     uint32_t max_depth);
+                             uint32_t max_depth);
 int sc_req_find_contradictions(struct sc_conn *c, const char *domain);
 /* limit < 0: nil */
-int sc_req_query_by_semantic(struct sc_conn *c, const struct sc_semantic_filter *f,
-			     int64_t limit);
+int sc_req_query_by_semantic(struct sc_conn *c, const struct sc_semantic_filter *f, int64_t limit);
 int sc_req_get_stats(struct sc_conn *c);
 int sc_req_flush(struct sc_conn *c);
 int sc_req_health_check(struct sc_conn *c);
 /* extensions */
 int sc_req_delete_concept(struct sc_conn *c, const char *id);
 int sc_req_delete_association(struct sc_conn *c, const char *source, const char *target,
-			      uint32_t type);
+                              uint32_t type);
 int sc_req_get_concept(struct sc_conn *c, const char *id);
 /* direction SC_DIR_*; type < 0: any (nil); limit 0: the server's cap */
 int sc_req_get_neighbors_detailed(struct sc_conn *c, const char *id, int direction, int type,
-				  uint32_t limit);
+                                  uint32_t limit);
 int sc_req_learn_concepts(struct sc_conn *c, const struct sc_concept_item *items, size_t n);
 int sc_req_learn_associations(struct sc_conn *c, const struct sc_assoc_item *items, size_t n);
 int sc_req_sync(struct sc_conn *c);

@@ -28,77 +28,106 @@
 static const char *const f_concept_id[] = {"concept_id", NULL};
 static const char *const f_concept_ids[] = {"concept_ids", NULL};
 static const char *const f_sequence[] = {"sequence", NULL};
-static const char *const f_query[] = {"found", "concept_id", "content", "strength",
-				      "confidence", NULL};
+static const char *const f_query[] = {"found",    "concept_id", "content",
+                                      "strength", "confidence", NULL};
 static const char *const f_neighbor_ids[] = {"neighbor_ids", NULL};
 static const char *const f_path[] = {"found", "path", NULL};
 static const char *const f_results[] = {"results", NULL};
 static const char *const f_paths[] = {"paths", NULL};
 static const char *const f_contradictions[] = {"contradictions", NULL};
 static const char *const f_concepts[] = {"concepts", NULL};
-static const char *const f_stats[] = {"concepts", "edges", "vectors", "written",
-				      "dropped", "pending", "reconciliations", "uptime_seconds",
-				      NULL};
+static const char *const f_stats[] = {"concepts",        "edges",          "vectors",
+                                      "written",         "dropped",        "pending",
+                                      "reconciliations", "uptime_seconds", NULL};
 static const char *const f_none[] = {NULL};
 static const char *const f_health[] = {"healthy", "status", "uptime_seconds", NULL};
 static const char *const f_message[] = {"message", NULL};
-static const char *const f_get_concept[] = {
-	"found",	"concept_id", "content",  "vector",    "strength", "confidence",
-	"created_us", "updated_us", "metadata", "out_degree", "in_degree", NULL};
+static const char *const f_get_concept[] = {"found",    "concept_id", "content",    "vector",
+                                            "strength", "confidence", "created_us", "updated_us",
+                                            "metadata", "out_degree", "in_degree",  NULL};
 static const char *const f_neighbors[] = {"neighbors", "total", "truncated", NULL};
 static const char *const f_ids_seq[] = {"concept_ids", "sequence", NULL};
 static const char *const f_count_seq[] = {"count", "sequence", NULL};
 static const char *const f_durable[] = {"durable_lsn", NULL};
 static const char *const f_checkpoint[] = {"checkpoint_lsn", NULL};
 static const char *const f_info[] = {
-	"version",   "protocol_version", "encodings", "response_encoding",
-	"dimension", "durability",	 "limits",    NULL};
-static const char *const f_stats_ext[] = {
-	"concepts",	     "associations",	"vectors",	    "content_bytes",
-	"vector_bytes",	     "meta_bytes",	"ops_written",	    "records_written",
-	"ops_dropped",	     "busy_rejections",	"wal_next_lsn",	    "wal_durable_lsn",
-	"wal_segments",	     "wal_bytes",	"wal_fsyncs",	    "wal_writes",
-	"pending_records",   "pending_bytes",	"checkpoint_lsn",   "checkpoints",
-	"checkpoint_bytes",  "checkpoint_last_us", "recovery_replayed", "recovery_torn_bytes",
-	"recovery_skipped_ops", "recovery_us",	"read_only",	    "sticky_error",
-	"sticky_message",    "sched_cycles",	"queue_depth",	    "queue_ema",
-	"utilization",	     "interval_ms",	"processing_rate",  "predicted_depth",
-	"estimated_lag_ms",  "health_score",	"recommendation",   "uptime_us",
-	NULL};
+    "version",   "protocol_version", "encodings", "response_encoding",
+    "dimension", "durability",       "limits",    NULL};
+static const char *const f_stats_ext[] = {"concepts",
+                                          "associations",
+                                          "vectors",
+                                          "content_bytes",
+                                          "vector_bytes",
+                                          "meta_bytes",
+                                          "ops_written",
+                                          "records_written",
+                                          "ops_dropped",
+                                          "busy_rejections",
+                                          "wal_next_lsn",
+                                          "wal_durable_lsn",
+                                          "wal_segments",
+                                          "wal_bytes",
+                                          "wal_fsyncs",
+                                          "wal_writes",
+                                          "pending_records",
+                                          "pending_bytes",
+                                          "checkpoint_lsn",
+                                          "checkpoints",
+                                          "checkpoint_bytes",
+                                          "checkpoint_last_us",
+                                          "recovery_replayed",
+                                          "recovery_torn_bytes",
+                                          "recovery_skipped_ops",
+                                          "recovery_us",
+                                          "read_only",
+                                          "sticky_error",
+                                          "sticky_message",
+                                          "sched_cycles",
+                                          "queue_depth",
+                                          "queue_ema",
+                                          "utilization",
+                                          "interval_ms",
+                                          "processing_rate",
+                                          "predicted_depth",
+                                          "estimated_lag_ms",
+                                          "health_score",
+                                          "recommendation",
+                                          "uptime_us",
+                                          NULL};
 static const char *const f_named[] = {"named", NULL};
 
 static const struct {
 	const char *name;
 	const char *const *fields;
 } variants[SC_R_COUNT] = {
-	{"LearnConceptV2Ok", f_concept_id},
-	{"LearnBatchOk", f_concept_ids},
-	{"LearnConceptOk", f_sequence},
-	{"LearnAssociationOk", f_sequence},
-	{"QueryConceptOk", f_query},
-	{"GetNeighborsOk", f_neighbor_ids},
-	{"FindPathOk", f_path},
-	{"VectorSearchOk", f_results},
-	{"FindPathSemanticOk", f_paths},
-	{"FindTemporalChainOk", f_paths},
-	{"FindCausalChainOk", f_paths},
-	{"FindContradictionsOk", f_contradictions},
-	{"QueryBySemanticOk", f_concepts},
-	{"StatsOk", f_stats},
-	{"FlushOk", f_none},
-	{"HealthCheckOk", f_health},
-	{"Error", f_message},
-	{"DeleteConceptOk", f_sequence},
-	{"DeleteAssociationOk", f_sequence},
-	{"GetConceptOk", f_get_concept},
-	{"GetNeighborsDetailedOk", f_neighbors},
-	{"LearnConceptsOk", f_ids_seq},
-	{"LearnAssociationsOk", f_count_seq},
-	{"SyncOk", f_durable},
-	{"CheckpointOk", f_checkpoint},
-	{"ServerInfoOk", f_info},
-	{"StatsExtendedOk", f_stats_ext},
-	{"SetEncodingOk", f_named},
+    {"LearnConceptV2Ok", f_concept_id},
+    {"LearnBatchOk", f_concept_ids},
+    {"LearnConceptOk", f_sequence},
+    {"LearnAssociationOk", f_sequence},
+    {"QueryConceptOk", f_query},
+    {"GetNeighborsOk", f_neighbor_ids},
+    {"FindPathOk", f_path},
+    {"VectorSearchOk", f_results},
+    {"FindPathSemanticOk", f_paths},
+    {"FindTemporalChainOk", f_paths},
+    {"FindCausalChainOk", f_paths},
+    {"FindContradictionsOk", f_contradictions},
+    {"QueryBySemanticOk", f_concepts},
+    {"StatsOk", f_stats},
+    {"FlushOk", f_none},
+    {"HealthCheckOk", f_health},
+    {"Error", f_message},
+    {"DeleteConceptOk", f_sequence},
+    {"DeleteAssociationOk", f_sequence},
+    {"GetConceptOk", f_get_concept},
+    {"GetNeighborsDetailedOk", f_neighbors},
+    {"LearnConceptsOk", f_ids_seq},
+    {"LearnAssociationsOk", f_count_seq},
+    {"SyncOk", f_durable},
+    {"CheckpointOk", f_checkpoint},
+    {"ServerInfoOk", f_info},
+    {"StatsExtendedOk", f_stats_ext},
+    {"SetEncodingOk", f_named},
 };
 
 const char *sc_resp_name(int kind)
@@ -150,15 +179,29 @@ const char *sc_strerror(int rc)
 static size_t head_len(uint8_t c)
 {
 	switch (c) {
-	case 0xc4: case 0xd9: return 2;           /* bin8, str8 */
-	case 0xc5: case 0xda: return 3;           /* bin16, str16 */
-	case 0xc6: case 0xdb: return 5;           /* bin32, str32 */
-	case 0xdc: case 0xde: return 3;           /* array16, map16 */
-	case 0xdd: case 0xdf: return 5;           /* array32, map32 */
-	case 0xc7: return 3;                      /* ext8: len, type */
-	case 0xc8: return 4;                      /* ext16 */
-	case 0xc9: return 6;                      /* ext32 */
-	default: return 1;
+	case 0xc4:
+	case 0xd9:
+		return 2; /* bin8, str8 */
+	case 0xc5:
+	case 0xda:
+		return 3; /* bin16, str16 */
+	case 0xc6:
+	case 0xdb:
+		return 5; /* bin32, str32 */
+	case 0xdc:
+	case 0xde:
+		return 3; /* array16, map16 */
+	case 0xdd:
+	case 0xdf:
+		return 5; /* array32, map32 */
+	case 0xc7:
+		return 3; /* ext8: len, type */
+	case 0xc8:
+		return 4; /* ext16 */
+	case 0xc9:
+		return 6; /* ext32 */
+	default:
+		return 1;
 	}
 }
 
@@ -168,16 +211,32 @@ static size_t fixed_len(uint8_t c)
 	if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
 		return 1;
 	switch (c) {
-	case 0xcc: case 0xd0: return 2;
-	case 0xcd: case 0xd1: return 3;
-	case 0xca: case 0xce: case 0xd2: return 5;
-	case 0xcb: case 0xcf: case 0xd3: return 9;
-	case 0xd4: return 3;  /* fixext 1 */
-	case 0xd5: return 4;
-	case 0xd6: return 6;
-	case 0xd7: return 10;
-	case 0xd8: return 18;
-	default: return 0;
+	case 0xcc:
+	case 0xd0:
+		return 2;
+	case 0xcd:
+	case 0xd1:
+		return 3;
+	case 0xca:
+	case 0xce:
+	case 0xd2:
+		return 5;
+	case 0xcb:
+	case 0xcf:
+	case 0xd3:
+		return 9;
+	case 0xd4:
+		return 3; /* fixext 1 */
+	case 0xd5:
+		return 4;
+	case 0xd6:
+		return 6;
+	case 0xd7:
+		return 10;
+	case 0xd8:
+		return 18;
+	default:
+		return 0;
 	}
 }
 
@@ -254,8 +313,7 @@ struct builder {
 
 static int build(struct builder *b, const char **p, struct sc_val *v, int depth);
 
-static int build_items(struct builder *b, const char **p, struct sc_val *v, size_t count,
-		       int depth)
+static int build_items(struct builder *b, const char **p, struct sc_val *v, size_t count, int depth)
 {
 	struct sc_val *items = b->next;
 

@@ -213,7 +213,7 @@ static void put_filter(struct sc_conn *c, const struct sc_semantic_filter *f)
 /* ---- the Rust variants ----------------------------------------------------------------------- */
 
 int sc_req_learn_v2(struct sc_conn *c, const char *content, size_t len,
-		    const struct sc_learn_options *o)
+                    const struct sc_learn_options *o)
 {
 	begin_frame(c);
 	head(c, 0, "LearnConceptV2", 2);
@@ -222,8 +222,8 @@ int sc_req_learn_v2(struct sc_conn *c, const char *content, size_t len,
 	return end_frame(c);
 }
 
-int sc_req_learn_batch(struct sc_conn *c, const char *const *contents, const size_t *lens,
-		       size_t n, const struct sc_learn_options *o)
+int sc_req_learn_batch(struct sc_conn *c, const char *const *contents, const size_t *lens, size_t n,
+                       const struct sc_learn_options *o)
 {
 	if (n > UINT32_MAX)
 		return SC_EINVAL;
@@ -237,7 +237,7 @@ int sc_req_learn_batch(struct sc_conn *c, const char *const *contents, const siz
 }
 
 int sc_req_learn_concept(struct sc_conn *c, const char *id, const char *content, size_t len,
-			 const float *embedding, uint32_t dim, float strength, float confidence)
+                         const float *embedding, uint32_t dim, float strength, float confidence)
 {
 	struct mpbuf *b = begin_frame(c);
 
@@ -251,7 +251,7 @@ int sc_req_learn_concept(struct sc_conn *c, const char *id, const char *content,
 }
 
 int sc_req_learn_association(struct sc_conn *c, const char *source, const char *target,
-			     uint32_t type, float confidence)
+                             uint32_t type, float confidence)
 {
 	struct mpbuf *b = begin_frame(c);
 
@@ -285,7 +285,7 @@ int sc_req_find_path(struct sc_conn *c, const char *start, const char *end, uint
 }
 
 int sc_req_vector_search(struct sc_conn *c, const float *query, uint32_t dim, uint32_t k,
-			 uint32_t ef_search)
+                         uint32_t ef_search)
 {
 	struct mpbuf *b = begin_frame(c);
 
@@ -297,8 +297,8 @@ int sc_req_vector_search(struct sc_conn *c, const float *query, uint32_t dim, ui
 }
 
 int sc_req_find_path_semantic(struct sc_conn *c, const char *start, const char *end,
-			      const struct sc_semantic_filter *f, uint32_t max_depth,
-			      uint32_t max_paths)
+                              const struct sc_semantic_filter *f, uint32_t max_depth,
+                              uint32_t max_paths)
 {
 	struct mpbuf *b = begin_frame(c);
 
@@ -312,7 +312,7 @@ int sc_req_find_path_semantic(struct sc_conn *c, const char *start, const char *
 }
 
 int sc_req_find_temporal_chain(struct sc_conn *c, const char *domain, int64_t start_time,
-			       int64_t end_time)
+                               int64_t end_time)
 {
 	struct mpbuf *b = begin_frame(c);
 
@@ -324,7 +324,7 @@ int sc_req_find_temporal_chain(struct sc_conn *c, const char *domain, int64_t st
 }
 
 int sc_req_find_causal_chain(struct sc_conn *c, const char *start, const char *causal_type,
-			     uint32_t max_depth)
+                             uint32_t max_depth)
 {
 	struct mpbuf *b = begin_frame(c);
 
@@ -343,8 +343,7 @@ int sc_req_find_contradictions(struct sc_conn *c, const char *domain)
 	return end_frame(c);
 }
 
-int sc_req_query_by_semantic(struct sc_conn *c, const struct sc_semantic_filter *f,
-			     int64_t limit)
+int sc_req_query_by_semantic(struct sc_conn *c, const struct sc_semantic_filter *f, int64_t limit)
 {
 	struct mpbuf *b = begin_frame(c);
 
@@ -383,7 +382,7 @@ int sc_req_get_concept(struct sc_conn *c, const char *id)
 }
 
 int sc_req_delete_association(struct sc_conn *c, const char *source, const char *target,
-			      uint32_t type)
+                              uint32_t type)
 {
 	struct mpbuf *b = begin_frame(c);
 
@@ -395,7 +394,7 @@ int sc_req_delete_association(struct sc_conn *c, const char *source, const char 
 }
 
 int sc_req_get_neighbors_detailed(struct sc_conn *c, const char *id, int direction, int type,
-				  uint32_t limit)
+                                  uint32_t limit)
 {
 	static const char *const dirs[] = {"both", "out", "in", "both"};
 	struct mpbuf *b = begin_frame(c);

@@ -29,8 +29,8 @@ struct commit_req {
 	uint64_t lsn;
 	int rc;
 	bool done, lead;
-	pthread_cond_t cv;   /* synchronous writers */
-	sutra_commit_fn cb;  /* asynchronous writers */
+	pthread_cond_t cv;  /* synchronous writers */
+	sutra_commit_fn cb; /* asynchronous writers */
 	void *cb_arg;
 	struct commit_req *next;
 	char msg[512];
@@ -169,8 +169,8 @@ static void *committer_main(void *arg)
 
 	pthread_mutex_lock(&db->cq.mu);
 	for (;;) {
-		while (!(db->cq.head && !db->cq.combining) && !(db->cq.stop && !db->cq.head &&
-								 !db->cq.combining))
+		while (!(db->cq.head && !db->cq.combining) &&
+		       !(db->cq.stop && !db->cq.head && !db->cq.combining))
 			pthread_cond_wait(&db->cq.wake, &db->cq.mu);
 		if (!db->cq.head)
 			break;

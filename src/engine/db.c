@@ -57,8 +57,8 @@ static int open_manifest(sutra_db *db, bool *created)
 		return rc;
 	if (db->manifest.dimension != db->opt.dimension)
 		return err_set(SUTRA_EINVAL,
-			       "option dimension = %u does not match the store's dimension %u (%s)",
-			       db->opt.dimension, db->manifest.dimension, db->dir);
+		               "option dimension = %u does not match the store's dimension %u (%s)",
+		               db->opt.dimension, db->manifest.dimension, db->dir);
 	return 0;
 }
 
@@ -84,10 +84,10 @@ static int recover(sutra_db *db)
 {
 	struct wal_replay_info info;
 	struct wal_config cfg = {
-		.segment_bytes = db->opt.wal_segment_bytes,
-		.max_pending_bytes = db->opt.max_pending_bytes,
-		.busy_timeout_ms = db->opt.busy_timeout_ms,
-		.sync = db->opt.durability != SUTRA_DURABILITY_NONE,
+	    .segment_bytes = db->opt.wal_segment_bytes,
+	    .max_pending_bytes = db->opt.max_pending_bytes,
+	    .busy_timeout_ms = db->opt.busy_timeout_ms,
+	    .sync = db->opt.durability != SUTRA_DURABILITY_NONE,
 	};
 	uint64_t t0 = clock_mono_ns();
 	uint64_t from = db->manifest.checkpoint_lsn ? db->manifest.checkpoint_lsn : 1;
@@ -114,7 +114,8 @@ static int open_dir(sutra_db *db)
 
 	if (stat(db->dir, &st) != 0) {
 		if (!db->opt.create_if_missing)
-			return err_set(SUTRA_ENOTFOUND, "store directory %s does not exist", db->dir);
+			return err_set(SUTRA_ENOTFOUND, "store directory %s does not exist",
+			               db->dir);
 		return io_mkdir_p(db->dir);
 	}
 	if (!S_ISDIR(st.st_mode))
@@ -161,8 +162,9 @@ int sutra_open(const char *dir, const sutra_options *o, sutra_db **out)
 	pthread_mutex_init(&db->wlock, NULL);
 	db_commit_init(db);
 	if ((rc = store_init(&db->store)) < 0 || (rc = open_dir(db)) < 0 ||
-	    (rc = io_lock_dir(db->dir, &db->lock_fd)) < 0 || (rc = open_manifest(db, &created)) < 0 ||
-	    (rc = recover(db)) < 0 || (rc = bg_start(db)) < 0)
+	    (rc = io_lock_dir(db->dir, &db->lock_fd)) < 0 ||
+	    (rc = open_manifest(db, &created)) < 0 || (rc = recover(db)) < 0 ||
+	    (rc = bg_start(db)) < 0)
 		goto fail;
 	*out = db;
 	return 0;

@@ -41,8 +41,9 @@ static int range(const char *key, uint64_t v, uint64_t lo, uint64_t hi)
 {
 	if (v >= lo && v <= hi)
 		return 0;
-	return err_set(SUTRA_EINVAL, "option %s = %" PRIu64 " is out of range (%" PRIu64 "..%" PRIu64 ")",
-		       key, v, lo, hi);
+	return err_set(SUTRA_EINVAL,
+	               "option %s = %" PRIu64 " is out of range (%" PRIu64 "..%" PRIu64 ")", key, v,
+	               lo, hi);
 }
 
 int sutra_options_validate(const sutra_options *o)
@@ -52,9 +53,10 @@ int sutra_options_validate(const sutra_options *o)
 	if (!o)
 		return err_set(SUTRA_EINVAL, "options: NULL");
 	if (o->durability < SUTRA_DURABILITY_ALWAYS || o->durability > SUTRA_DURABILITY_NONE)
-		return err_set(SUTRA_EINVAL,
-			       "option durability = %d is not one of always (0), interval (1), none (2)",
-			       o->durability);
+		return err_set(
+		    SUTRA_EINVAL,
+		    "option durability = %d is not one of always (0), interval (1), none (2)",
+		    o->durability);
 	if ((rc = range("dimension", o->dimension, 1, 4096)) < 0 ||
 	    (rc = range("interval_ms", o->interval_ms, 1, 60000)) < 0 ||
 	    (rc = range("wal_segment_bytes", o->wal_segment_bytes, MiB, GiB)) < 0 ||
@@ -67,10 +69,10 @@ int sutra_options_validate(const sutra_options *o)
 	    (rc = range("max_batch_bytes", o->max_batch_bytes, KiB, GiB)) < 0 ||
 	    (rc = range("max_meta_bytes", o->max_meta_bytes, 0, MiB)) < 0 ||
 	    (rc = range("sched_min_interval_ms", o->sched_min_interval_ms, 1, 100)) < 0 ||
-	    (rc = range("sched_max_interval_ms", o->sched_max_interval_ms,
-			o->sched_min_interval_ms, 1000)) < 0 ||
+	    (rc = range("sched_max_interval_ms", o->sched_max_interval_ms, o->sched_min_interval_ms,
+	                1000)) < 0 ||
 	    (rc = range("sched_base_interval_ms", o->sched_base_interval_ms,
-			o->sched_min_interval_ms, o->sched_max_interval_ms)) < 0 ||
+	                o->sched_min_interval_ms, o->sched_max_interval_ms)) < 0 ||
 	    (rc = range("create_if_missing", (uint64_t)o->create_if_missing, 0, 1)) < 0 ||
 	    (rc = range("repair", (uint64_t)o->repair, 0, 1)) < 0)
 		return rc;
@@ -119,9 +121,9 @@ static int parse_durability(sutra_options *o, const char *v)
 		o->interval_ms = (uint32_t)ms;
 		return 0;
 	}
-	return err_set(SUTRA_EINVAL,
-		       "option durability = '%s' is not one of always, none, interval:<1..60000 ms>",
-		       v);
+	return err_set(
+	    SUTRA_EINVAL,
+	    "option durability = '%s' is not one of always, none, interval:<1..60000 ms>", v);
 }
 
 struct numeric_option {
@@ -130,21 +132,24 @@ struct numeric_option {
 	int is64;
 };
 
-#define NUM(field, w) {#field, offsetof(sutra_options, field), w}
+#define NUM(field, w)                                                                              \
+	{                                                                                          \
+#field, offsetof(sutra_options, field), w                                          \
+	}
 static const struct numeric_option numeric[] = {
-	NUM(dimension, 0),
-	NUM(interval_ms, 0),
-	NUM(wal_segment_bytes, 1),
-	NUM(checkpoint_wal_bytes, 1),
-	NUM(max_pending_bytes, 1),
-	NUM(busy_timeout_ms, 0),
-	NUM(max_content_bytes, 0),
-	NUM(max_batch_ops, 0),
-	NUM(max_batch_bytes, 1),
-	NUM(max_meta_bytes, 0),
-	NUM(sched_min_interval_ms, 0),
-	NUM(sched_base_interval_ms, 0),
-	NUM(sched_max_interval_ms, 0),
+    NUM(dimension, 0),
+    NUM(interval_ms, 0),
+    NUM(wal_segment_bytes, 1),
+    NUM(checkpoint_wal_bytes, 1),
+    NUM(max_pending_bytes, 1),
+    NUM(busy_timeout_ms, 0),
+    NUM(max_content_bytes, 0),
+    NUM(max_batch_ops, 0),
+    NUM(max_batch_bytes, 1),
+    NUM(max_meta_bytes, 0),
+    NUM(sched_min_interval_ms, 0),
+    NUM(sched_base_interval_ms, 0),
+    NUM(sched_max_interval_ms, 0),
 };
 
 static int set_flag(int *field, const char *key, const char *v)
@@ -154,7 +159,8 @@ static int set_flag(int *field, const char *key, const char *v)
 	else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0 || strcmp(v, "no") == 0)
 		*field = 0;
 	else
-		return err_set(SUTRA_EINVAL, "option %s = '%s' is not a boolean (true/false)", key, v);
+		return err_set(SUTRA_EINVAL, "option %s = '%s' is not a boolean (true/false)", key,
+		               v);
 	return 0;
 }
 
@@ -179,7 +185,7 @@ int sutra_options_set(sutra_options *o, const char *key, const char *value)
 		char *field = (char *)o + numeric[i].offset;
 		if (!numeric[i].is64 && n > UINT32_MAX)
 			return err_set(SUTRA_EINVAL, "option %s = %s is out of range (max %u)", key,
-				       value, UINT32_MAX);
+			               value, UINT32_MAX);
 		if (numeric[i].is64)
 			memcpy(field, &n, sizeof(uint64_t));
 		else {

@@ -98,7 +98,7 @@ int sutra_meta_next(const sutra_concept *c, size_t *pos, const char **key, const
 }
 
 static void collect(struct adj *a, int dir, int type, sutra_neighbor *out, size_t cap,
-		    size_t *total)
+                    size_t *total)
 {
 	uint32_t n = a ? atomic_load_explicit(&a->count, memory_order_acquire) : 0;
 
@@ -118,8 +118,8 @@ static void collect(struct adj *a, int dir, int type, sutra_neighbor *out, size_
 	}
 }
 
-int sutra_neighbors(sutra_db *db, const sutra_id *id, int direction, int type,
-		    sutra_neighbor *out, size_t cap, size_t *total)
+int sutra_neighbors(sutra_db *db, const sutra_id *id, int direction, int type, sutra_neighbor *out,
+                    size_t cap, size_t *total)
 {
 	int rc = db_check_open(db);
 
@@ -129,19 +129,19 @@ int sutra_neighbors(sutra_db *db, const sutra_id *id, int direction, int type,
 		return err_set(SUTRA_EINVAL, "neighbors: NULL argument");
 	if (direction < SUTRA_DIR_OUT || direction > SUTRA_DIR_BOTH)
 		return err_set(SUTRA_EINVAL, "direction %d is not out (1), in (2) or both (3)",
-			       direction);
+		               direction);
 	if (type != SUTRA_TYPE_ANY && (type < 0 || type >= SUTRA_ASSOC_TYPES))
-		return err_set(SUTRA_EINVAL, "association type %d out of range (0..4, or -1 for any)",
-			       type);
+		return err_set(SUTRA_EINVAL,
+		               "association type %d out of range (0..4, or -1 for any)", type);
 	*total = 0;
 	epoch_enter();
 	struct node *n = store_find(&db->store, id->b);
 	if (n && (direction & SUTRA_DIR_OUT))
 		collect(atomic_load_explicit(&n->adj[ADJ_OUT], memory_order_acquire), ADJ_OUT, type,
-			out, cap, total);
+		        out, cap, total);
 	if (n && (direction & SUTRA_DIR_IN))
 		collect(atomic_load_explicit(&n->adj[ADJ_IN], memory_order_acquire), ADJ_IN, type,
-			out, cap, total);
+		        out, cap, total);
 	epoch_exit();
 	return n ? 0 : err_set(SUTRA_ENOTFOUND, "no such concept");
 }
@@ -180,7 +180,7 @@ static int scan_edges(struct node *n, sutra_assoc_fn fn, void *ctx)
 			continue;
 		memcpy(&conf, &cb, 4);
 		rc = fn(ctx, (const sutra_id *)n->id, (const sutra_id *)a->e[i].id,
-			st & EDGE_TYPE_MASK, conf);
+		        st & EDGE_TYPE_MASK, conf);
 	}
 	return rc;
 }

@@ -22,9 +22,9 @@
 #include "util/clock.h"
 #include "util/err.h"
 
-#define EMA_ALPHA 0.3
+#define EMA_ALPHA  0.3
 #define DEPTH_HIGH 1000.0
-#define DEPTH_LOW 100.0
+#define DEPTH_LOW  100.0
 
 static void timed_wait(pthread_cond_t *c, pthread_mutex_t *m, double ms)
 {
@@ -60,7 +60,7 @@ static const char *recommend(double health, double util, int sticky)
 
 /* Updates the figures from one cycle (bg->mu held). */
 static void update_figures(sutra_db *db, const struct wal_stats *ws, double dt_s,
-			   uint64_t durable_before)
+                           uint64_t durable_before)
 {
 	struct sched_figures *f = &db->bg.fig;
 	double depth = (double)ws->pending_records;
@@ -103,7 +103,7 @@ static uint64_t cycle(sutra_db *db, uint64_t last_sync_ns)
 {
 	uint64_t now = clock_mono_ns();
 	bool sync_due = db->opt.durability == SUTRA_DURABILITY_INTERVAL &&
-			now - last_sync_ns >= (uint64_t)db->opt.interval_ms * 1000000ull;
+	                now - last_sync_ns >= (uint64_t)db->opt.interval_ms * 1000000ull;
 
 	if (db->opt.durability != SUTRA_DURABILITY_ALWAYS || sync_due)
 		wal_flush(db->wal, sync_due); /* errors are sticky in the WAL */
@@ -172,8 +172,8 @@ int db_checkpoint_now(sutra_db *db)
 		return 0; /* nothing new */
 	struct manifest m = db->manifest;
 	m.checkpoint_lsn = lsn;
-	if ((rc = ckpt_write(db->dir, &db->store, lsn, db->opt.dimension,
-			     sync_log, db, &res)) < 0 ||
+	if ((rc = ckpt_write(db->dir, &db->store, lsn, db->opt.dimension, sync_log, db, &res)) <
+	        0 ||
 	    (rc = manifest_write(db->dir, &m)) < 0)
 		return rc;
 	db->manifest = m;

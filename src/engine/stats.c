@@ -15,8 +15,8 @@ static void fill_health(sutra_db *db, sutra_stats *s)
 	s->sticky_error = e;
 	if (e)
 		snprintf(s->sticky_message, sizeof s->sticky_message,
-			 "writes refused after %s; reopen the store after fixing the cause",
-			 sutra_strerror(e));
+		         "writes refused after %s; reopen the store after fixing the cause",
+		         sutra_strerror(e));
 }
 
 int sutra_stats_get(sutra_db *db, sutra_stats *s)

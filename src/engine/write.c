@@ -1,11 +1,10 @@
 /* write.c - the write path: every write is a batch of ops (store/op.h).
  *
- * Under the writer lock (taken for a whole group by commit.c) a batch is validated against the store and its own
- * earlier ops (so the log never holds an op that cannot apply), its
- * timestamps are resolved (so replay is a pure overwrite), it is queued in
- * the WAL as one record and applied in memory, where it becomes visible.
- * commit.c then makes the group durable (durability always) before any
- * write of it is acknowledged.
+ * Under the writer lock (taken for a whole group by commit.c) a batch is validated against the
+ * store and its own earlier ops (so the log never holds an op that cannot apply), its timestamps
+ * are resolved (so replay is a pure overwrite), it is queued in the WAL as one record and applied
+ * in memory, where it becomes visible. commit.c then makes the group durable (durability always)
+ * before any write of it is acknowledged.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -44,8 +43,9 @@ static struct overlay_slot *overlay_get(struct overlay *ov, const uint8_t *key, 
 	memcpy(k, key, klen);
 	if (klen == 16)
 		k[32] = 0xff; /* concept keys never equal association keys (type 0..4) */
-	size_t i = (ld64(k) ^ ld64(k + 8) * 0x9e3779b97f4a7c15ULL ^ ld64(k + 16) * 0xc2b2ae3d27d4eb4fULL ^
-		    ld64(k + 24) ^ k[32]) & ov->mask;
+	size_t i = (ld64(k) ^ ld64(k + 8) * 0x9e3779b97f4a7c15ULL ^
+	            ld64(k + 16) * 0xc2b2ae3d27d4eb4fULL ^ ld64(k + 24) ^ k[32]) &
+	           ov->mask;
 	while (ov->slots[i].state && memcmp(ov->slots[i].key, k, 33) != 0)
 		i = (i + 1) & ov->mask;
 	if (!ov->slots[i].state)
@@ -152,14 +152,14 @@ static int check_learn(sutra_db *db, const struct op *o)
 {
 	if (o->dim && o->dim != db->opt.dimension)
 		return err_set(SUTRA_EINVAL,
-			       "vector dimension %u does not match the store's dimension %u", o->dim,
-			       db->opt.dimension);
+		               "vector dimension %u does not match the store's dimension %u",
+		               o->dim, db->opt.dimension);
 	if (o->content_len > db->opt.max_content_bytes)
 		return err_set(SUTRA_ETOOBIG, "Content too large: %u bytes (max: %u)",
-			       o->content_len, db->opt.max_content_bytes);
+		               o->content_len, db->opt.max_content_bytes);
 	if (o->meta_len > db->opt.max_meta_bytes)
 		return err_set(SUTRA_ETOOBIG, "metadata too large: %u bytes (max_meta_bytes: %u)",
-			       o->meta_len, db->opt.max_meta_bytes);
+		               o->meta_len, db->opt.max_meta_bytes);
 	return 0;
 }
 
@@ -169,12 +169,12 @@ static int not_found(const char *what, const uint8_t *id, uint32_t k, uint32_t n
 
 	sutra_id_format((const sutra_id *)id, hex);
 	return n > 1 ? err_set(SUTRA_ENOTFOUND, "no such %s %s (op %u of %u)", what, hex, k + 1, n)
-		     : err_set(SUTRA_ENOTFOUND, "no such %s %s", what, hex);
+	             : err_set(SUTRA_ENOTFOUND, "no such %s %s", what, hex);
 }
 
 /* Validates op k (of n) and patches the timestamps of a learn op into buf. */
 static int validate_op(sutra_db *db, struct overlay *ov, uint8_t *buf, const uint8_t *payload,
-		       const struct op *o, uint32_t k, uint32_t n, uint64_t now)
+                       const struct op *o, uint32_t k, uint32_t n, uint64_t now)
 {
 	uint64_t created;
 	int rc;
@@ -267,7 +267,7 @@ static int prepare_lone_assoc(sutra_db *db, const struct op *o)
 }
 
 static int prepare_batch(sutra_db *db, const struct opbuf *b, const uint8_t *payload, size_t len,
-			 struct prepared *p)
+                         struct prepared *p)
 {
 	size_t pos = OP_BATCH_HEADER;
 	int rc = 0;
@@ -285,7 +285,7 @@ static int prepare_batch(sutra_db *db, const struct opbuf *b, const uint8_t *pay
 			continue;
 		if (!(p->nodes[p->count] = node_new(&o, false)))
 			rc = err_set(SUTRA_ENOMEM, "out of memory for a concept of %u bytes",
-				     o.content_len);
+			             o.content_len);
 		else
 			p->count++;
 	}
@@ -298,7 +298,7 @@ static int prepare_batch(sutra_db *db, const struct opbuf *b, const uint8_t *pay
  * out of memory here; that leaves memory behind the log, so the store
  * turns read-only until it is reopened (the WAL has the whole batch). */
 static int apply_batch(sutra_db *db, const uint8_t *payload, size_t len, uint64_t lsn,
-		       struct prepared *p)
+                       struct prepared *p)
 {
 	size_t pos = OP_BATCH_HEADER;
 	uint32_t count = ld32(payload);
@@ -313,9 +313,9 @@ static int apply_batch(sutra_db *db, const uint8_t *payload, size_t len, uint64_
 		if (rc < 0) {
 			atomic_store(&db->apply_error, rc);
 			return err_set(rc,
-				       "applying lsn %" PRIu64 " op %u failed (%s); the write is "
-				       "logged, the store is read-only until reopened",
-				       lsn, k + 1, sutra_last_error());
+			               "applying lsn %" PRIu64 " op %u failed (%s); the write is "
+			               "logged, the store is read-only until reopened",
+			               lsn, k + 1, sutra_last_error());
 		}
 		pos += o.size;
 	}
@@ -326,10 +326,11 @@ static int check_limits(sutra_db *db, const struct opbuf *b, size_t len)
 {
 	if (b->count > db->opt.max_batch_ops)
 		return err_set(SUTRA_ETOOBIG, "Batch too large: %u items (max: %u)", b->count,
-			       db->opt.max_batch_ops);
+		               db->opt.max_batch_ops);
 	if (len > db->opt.max_batch_bytes)
-		return err_set(SUTRA_ETOOBIG, "Batch too large: %zu bytes (max_batch_bytes: %" PRIu64 ")",
-			       len, db->opt.max_batch_bytes);
+		return err_set(SUTRA_ETOOBIG,
+		               "Batch too large: %zu bytes (max_batch_bytes: %" PRIu64 ")", len,
+		               db->opt.max_batch_bytes);
 	return 0;
 }
 
@@ -340,15 +341,16 @@ static int writable(sutra_db *db)
 	if (atomic_load(&db->closing))
 		return err_set(SUTRA_ECLOSED, "the store is closing");
 	if (e)
-		return err_set(SUTRA_EREADONLY,
-			       "the store is read-only after a failed in-memory apply (%s); reopen it",
-			       sutra_strerror(e));
+		return err_set(
+		    SUTRA_EREADONLY,
+		    "the store is read-only after a failed in-memory apply (%s); reopen it",
+		    sutra_strerror(e));
 	e = wal_error(db->wal);
 	if (e)
 		return err_set(SUTRA_EREADONLY,
-			       "the store is read-only after a failed WAL write or fsync (%s); "
-			       "reopen it after fixing the disk",
-			       sutra_strerror(e));
+		               "the store is read-only after a failed WAL write or fsync (%s); "
+		               "reopen it after fixing the disk",
+		               sutra_strerror(e));
 	return 0;
 }
 
@@ -379,18 +381,18 @@ int db_log_and_apply(sutra_db *db, struct opbuf *b, uint64_t *lsn)
 /* ---- public single-op writes and batches --------------------------------- */
 
 /* Runs one op through a stack-sized batch. */
-#define ONE_OP(db, lsn, add)                                                                    \
-	do {                                                                                    \
-		struct opbuf b;                                                                 \
-		int rc_;                                                                        \
-		if ((rc_ = db_check_open(db)) < 0)                                              \
-			return rc_;                                                             \
-		opbuf_init(&b);                                                                 \
-		rc_ = (add);                                                                    \
-		if (rc_ == 0)                                                                   \
-			rc_ = db_commit(db, &b, lsn);                                           \
-		opbuf_free(&b);                                                                 \
-		return rc_;                                                                     \
+#define ONE_OP(db, lsn, add)                                                                       \
+	do {                                                                                       \
+		struct opbuf b;                                                                    \
+		int rc_;                                                                           \
+		if ((rc_ = db_check_open(db)) < 0)                                                 \
+			return rc_;                                                                \
+		opbuf_init(&b);                                                                    \
+		rc_ = (add);                                                                       \
+		if (rc_ == 0)                                                                      \
+			rc_ = db_commit(db, &b, lsn);                                              \
+		opbuf_free(&b);                                                                    \
+		return rc_;                                                                        \
 	} while (0)
 
 int sutra_learn(sutra_db *db, const sutra_concept_in *c, uint64_t *lsn)
@@ -404,19 +406,19 @@ int sutra_delete(sutra_db *db, const sutra_id *id, uint64_t *lsn)
 }
 
 int sutra_associate(sutra_db *db, const sutra_id *source, const sutra_id *target, unsigned type,
-		    float confidence, uint64_t *lsn)
+                    float confidence, uint64_t *lsn)
 {
 	ONE_OP(db, lsn,
 	       source && target ? opbuf_assoc(&b, OP_ASSOC, source, target, type, confidence)
-				: err_set(SUTRA_EINVAL, "associate: NULL id"));
+	                        : err_set(SUTRA_EINVAL, "associate: NULL id"));
 }
 
 int sutra_dissociate(sutra_db *db, const sutra_id *source, const sutra_id *target, unsigned type,
-		     uint64_t *lsn)
+                     uint64_t *lsn)
 {
 	ONE_OP(db, lsn,
 	       source && target ? opbuf_assoc(&b, OP_DISSOC, source, target, type, 0)
-				: err_set(SUTRA_EINVAL, "dissociate: NULL id"));
+	                        : err_set(SUTRA_EINVAL, "dissociate: NULL id"));
 }
 
 struct sutra_batch {
@@ -463,7 +465,7 @@ int sutra_batch_delete(sutra_batch *b, const sutra_id *id)
 }
 
 int sutra_batch_associate(sutra_batch *b, const sutra_id *source, const sutra_id *target,
-			  unsigned type, float confidence)
+                          unsigned type, float confidence)
 {
 	if (!source || !target)
 		return err_set(SUTRA_EINVAL, "associate: NULL id");
@@ -471,7 +473,7 @@ int sutra_batch_associate(sutra_batch *b, const sutra_id *source, const sutra_id
 }
 
 int sutra_batch_dissociate(sutra_batch *b, const sutra_id *source, const sutra_id *target,
-			   unsigned type)
+                           unsigned type)
 {
 	if (!source || !target)
 		return err_set(SUTRA_EINVAL, "dissociate: NULL id");

@@ -46,7 +46,8 @@ static int bfs_grow(struct bfs *b)
 		b->queue = q;
 	if (!q || !s) {
 		sutra_free(s);
-		return err_set(SUTRA_ENOMEM, "out of memory for a path search of %zu concepts", cap);
+		return err_set(SUTRA_ENOMEM, "out of memory for a path search of %zu concepts",
+		               cap);
 	}
 	sutra_free(b->slots);
 	b->slots = s;
@@ -110,7 +111,7 @@ static int expand(sutra_db *db, struct bfs *b, size_t at, const uint8_t *to, int
 }
 
 int sutra_find_path(sutra_db *db, const sutra_id *from, const sutra_id *to, uint32_t max_depth,
-		    sutra_id *path, size_t *len)
+                    sutra_id *path, size_t *len)
 {
 	struct bfs b = {0};
 	int64_t found = -1;
@@ -122,7 +123,7 @@ int sutra_find_path(sutra_db *db, const sutra_id *from, const sutra_id *to, uint
 		return err_set(SUTRA_EINVAL, "find_path: NULL argument");
 	if (max_depth > SUTRA_MAX_PATH_DEPTH)
 		return err_set(SUTRA_ETOOBIG, "Path depth too large: %u (max: %d)", max_depth,
-			       SUTRA_MAX_PATH_DEPTH);
+		               SUTRA_MAX_PATH_DEPTH);
 	*len = 0;
 	epoch_enter();
 	if (!store_find(&db->store, from->b) || !store_find(&db->store, to->b)) {

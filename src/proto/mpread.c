@@ -117,7 +117,7 @@ static int read_float(struct mpr *r, struct mpval *v, unsigned n)
 /* A str/bin/ext: head byte, lenbytes of length, skip extra bytes (the ext
  * type), then the data. len_fixed >= 0 gives the length without length bytes. */
 static int read_bytes(struct mpr *r, struct mpval *v, int kind, unsigned lenbytes, unsigned extra,
-		      int64_t len_fixed)
+                      int64_t len_fixed)
 {
 	size_t hdr = 1 + lenbytes + extra;
 	uint64_t len;

@@ -32,12 +32,12 @@ enum mp_kind {
 };
 
 struct mpval {
-	int kind;     /* enum mp_kind */
-	bool is_f32;  /* MPK_FLOAT: encoded as float32 */
-	bool b;       /* MPK_BOOL */
-	uint64_t u;   /* MPK_UINT */
-	int64_t i;    /* MPK_INT */
-	double f;     /* MPK_FLOAT */
+	int kind;      /* enum mp_kind */
+	bool is_f32;   /* MPK_FLOAT: encoded as float32 */
+	bool b;        /* MPK_BOOL */
+	uint64_t u;    /* MPK_UINT */
+	int64_t i;     /* MPK_INT */
+	double f;      /* MPK_FLOAT */
 	const char *s; /* MPK_STR, MPK_BIN, MPK_EXT: the bytes (borrowed from the frame) */
 	uint32_t n;    /* their length, or the element/entry count of an array/map */
 };

@@ -46,17 +46,18 @@ enum req_kind {
 	REQ_FLUSH = 14,
 	REQ_HEALTH_CHECK = 15,
 	/* extensions (docs/PROTOCOL.md) */
-	REQ_DELETE_CONCEPT = 64,   /* DeleteConcept {concept_id} */
-	REQ_DELETE_ASSOCIATION,    /* DeleteAssociation {source_id, target_id, assoc_type} */
-	REQ_GET_CONCEPT,           /* GetConcept {concept_id} */
-	REQ_GET_NEIGHBORS_DETAILED, /* GetNeighborsDetailed {concept_id, direction?, assoc_type?, limit?} */
-	REQ_LEARN_CONCEPTS,        /* LearnConcepts {concepts: [ConceptItem]} (atomic) */
-	REQ_LEARN_ASSOCIATIONS,    /* LearnAssociations {associations: [AssocItem]} (atomic) */
-	REQ_SYNC,                  /* Sync (unit) */
-	REQ_CHECKPOINT,            /* Checkpoint (unit) */
-	REQ_SERVER_INFO,           /* ServerInfo (unit) */
-	REQ_STATS_EXTENDED,        /* StatsExtended (unit) */
-	REQ_SET_ENCODING           /* SetEncoding {named: bool} (this connection's replies) */
+	REQ_DELETE_CONCEPT = 64,    /* DeleteConcept {concept_id} */
+	REQ_DELETE_ASSOCIATION,     /* DeleteAssociation {source_id, target_id, assoc_type} */
+	REQ_GET_CONCEPT,            /* GetConcept {concept_id} */
+	REQ_GET_NEIGHBORS_DETAILED, /* GetNeighborsDetailed {concept_id, direction?, assoc_type?,
+	                               limit?} */
+	REQ_LEARN_CONCEPTS,         /* LearnConcepts {concepts: [ConceptItem]} (atomic) */
+	REQ_LEARN_ASSOCIATIONS,     /* LearnAssociations {associations: [AssocItem]} (atomic) */
+	REQ_SYNC,                   /* Sync (unit) */
+	REQ_CHECKPOINT,             /* Checkpoint (unit) */
+	REQ_SERVER_INFO,            /* ServerInfo (unit) */
+	REQ_STATS_EXTENDED,         /* StatsExtended (unit) */
+	REQ_SET_ENCODING            /* SetEncoding {named: bool} (this connection's replies) */
 };
 
 enum proto_encoding { ENC_COMPACT = 0, ENC_NAMED = 1 };
@@ -67,13 +68,13 @@ struct pstr {
 };
 
 struct proto_limits {
-	uint32_t max_content;  /* 10485760 */
-	uint32_t max_dim;      /* 2048 */
-	uint32_t max_batch;    /* 1000 */
-	uint32_t max_depth;    /* 20 */
-	uint32_t max_k;        /* 1000 */
-	uint32_t max_nesting;  /* 32 */
-	uint32_t max_meta;     /* metadata entries per concept, 256 */
+	uint32_t max_content; /* 10485760 */
+	uint32_t max_dim;     /* 2048 */
+	uint32_t max_batch;   /* 1000 */
+	uint32_t max_depth;   /* 20 */
+	uint32_t max_k;       /* 1000 */
+	uint32_t max_nesting; /* 32 */
+	uint32_t max_meta;    /* metadata entries per concept, 256 */
 };
 
 void proto_limits_default(struct proto_limits *l);
@@ -89,12 +90,12 @@ struct learn_options {
 	float confidence; /* default 1.0 when absent */
 };
 
-struct concept_item { /* LearnConcepts */
-	struct pstr id;      /* parsed with sutra_id_parse */
+struct concept_item {   /* LearnConcepts */
+	struct pstr id; /* parsed with sutra_id_parse */
 	struct pstr content;
-	float *vector;       /* NULL when absent or empty */
+	float *vector; /* NULL when absent or empty */
 	uint32_t dim;
-	float strength, confidence;        /* default 1.0 */
+	float strength, confidence; /* default 1.0 */
 	struct pstr *meta_keys, *meta_values;
 	uint32_t meta_count;
 };
@@ -108,28 +109,56 @@ struct assoc_item { /* LearnAssociations */
 struct request {
 	int kind; /* enum req_kind */
 	union {
-		struct { struct pstr content; struct learn_options opt; } learn_v2;
-		struct { struct pstr *contents; uint32_t count; struct learn_options opt; } learn_batch;
+		struct {
+			struct pstr content;
+			struct learn_options opt;
+		} learn_v2;
+		struct {
+			struct pstr *contents;
+			uint32_t count;
+			struct learn_options opt;
+		} learn_batch;
 		struct {
 			struct pstr id, content;
 			float *embedding; /* NULL when empty */
 			uint32_t dim;
 			float strength, confidence;
 		} learn_concept;
-		struct { struct pstr source, target; uint32_t type; float confidence; } learn_assoc;
+		struct {
+			struct pstr source, target;
+			uint32_t type;
+			float confidence;
+		} learn_assoc;
 		struct pstr concept_id; /* QueryConcept, GetNeighbors, DeleteConcept, GetConcept */
-		struct { struct pstr start, end; uint32_t max_depth; } find_path;
-		struct { float *vec; uint32_t dim, k, ef_search; } vector_search;
-		struct { struct pstr source, target; uint32_t type; } delete_assoc;
+		struct {
+			struct pstr start, end;
+			uint32_t max_depth;
+		} find_path;
+		struct {
+			float *vec;
+			uint32_t dim, k, ef_search;
+		} vector_search;
+		struct {
+			struct pstr source, target;
+			uint32_t type;
+		} delete_assoc;
 		struct {
 			struct pstr id;
-			int direction; /* 1 out, 2 in, 3 both (default 3) */
-			int type;      /* -1 any (default) or 0..4 */
+			int direction;  /* 1 out, 2 in, 3 both (default 3) */
+			int type;       /* -1 any (default) or 0..4 */
 			uint32_t limit; /* 0 = no limit (server caps it) */
 		} neighbors_detailed;
-		struct { struct concept_item *items; uint32_t count; } learn_concepts;
-		struct { struct assoc_item *items; uint32_t count; } learn_assocs;
-		struct { bool named; } set_encoding;
+		struct {
+			struct concept_item *items;
+			uint32_t count;
+		} learn_concepts;
+		struct {
+			struct assoc_item *items;
+			uint32_t count;
+		} learn_assocs;
+		struct {
+			bool named;
+		} set_encoding;
 	} u;
 };
 
@@ -144,7 +173,7 @@ struct arena {
  * e.g. "Content too large: N bytes (max: 10485760)"; otherwise naming the
  * variant, the field and what was wrong). */
 int proto_decode(const uint8_t *p, size_t n, const struct proto_limits *lim, struct arena *a,
-		 struct request *out, char *err, size_t errlen);
+                 struct request *out, char *err, size_t errlen);
 
 /* ---- responses ------------------------------------------------------------ */
 

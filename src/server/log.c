@@ -57,7 +57,7 @@ void log_msg(int level, const char *fmt, ...)
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
 	k = snprintf(line + n, sizeof line - n, ".%03ldZ %-5s ", ts.tv_nsec / 1000000,
-		     log_level_name(level));
+	             log_level_name(level));
 	n += (size_t)(k > 0 ? k : 0);
 	va_start(ap, fmt);
 	k = vsnprintf(line + n, sizeof line - n, fmt, ap);

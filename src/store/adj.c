@@ -72,7 +72,7 @@ int adj_reserve(struct store *s, struct node *nd, int dir)
 }
 
 int adj_upsert(struct store *s, struct node *nd, int dir, const uint8_t other[16], unsigned type,
-	       float conf, bool *added)
+               float conf, bool *added)
 {
 	struct adj *a = atomic_load_explicit(&nd->adj[dir], memory_order_relaxed);
 	struct edge *e = adj_find(a, other, type);

@@ -95,7 +95,7 @@ static int apply_learn(struct store *s, const struct op *o, bool mapped)
 
 	if (!n)
 		return err_set(SUTRA_ENOMEM, "out of memory for a concept of %u bytes",
-			       o->content_len);
+		               o->content_len);
 	if ((rc = store_apply_node(s, n)) < 0)
 		sutra_free(n);
 	return rc;
@@ -159,8 +159,8 @@ static int apply_assoc(struct store *s, const struct op *o, bool replay)
 	if (!src || !dst) {
 		s->skipped_ops += replay;
 		return replay ? 0
-			      : err_set(SUTRA_ENOTFOUND, "no such concept: the association's %s",
-					src ? "target" : "source");
+		              : err_set(SUTRA_ENOTFOUND, "no such concept: the association's %s",
+		                        src ? "target" : "source");
 	}
 	/* Room first in both arrays, so the pair is added whole or not at all. */
 	if ((rc = adj_reserve(s, src, ADJ_OUT)) < 0 || (rc = adj_reserve(s, dst, ADJ_IN)) < 0)

@@ -21,13 +21,13 @@
 #include "util/crc32c.h"
 #include "util/err.h"
 
-#define CKPT_MAGIC "SUTRACKP"
-#define CKPT_END "SUTRAEND"
-#define MAN_MAGIC "SUTRAMAN"
+#define CKPT_MAGIC     "SUTRACKP"
+#define CKPT_END       "SUTRAEND"
+#define MAN_MAGIC      "SUTRAMAN"
 #define FORMAT_VERSION 1
-#define HDR 64
-#define FOOTER 32
-#define WBUF (1u << 20)
+#define HDR            64
+#define FOOTER         32
+#define WBUF           (1u << 20)
 
 void ckpt_path(const char *dir, uint64_t lsn, char *out, size_t n)
 {
@@ -60,7 +60,7 @@ int manifest_read(const char *dir, struct manifest *m)
 		return err_set(SUTRA_ECORRUPT, "%s: offset 0: bad magic or checksum", path);
 	if (ld32(b + 8) != FORMAT_VERSION)
 		return err_set(SUTRA_EVERSION, "%s: format version %u (this build reads %d)", path,
-			       ld32(b + 8), FORMAT_VERSION);
+		               ld32(b + 8), FORMAT_VERSION);
 	m->checkpoint_lsn = ld64(b + 16);
 	m->dimension = ld32(b + 24);
 	m->created_us = ld64(b + 32);
@@ -83,7 +83,7 @@ int manifest_write(const char *dir, const struct manifest *m)
 	snprintf(path, sizeof path, "%s/MANIFEST", dir);
 	snprintf(tmp, sizeof tmp, "%s/MANIFEST.tmp", dir);
 	if ((rc = io_open(SUTRA_SITE_MANIFEST_WRITE, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644,
-			  &fd)) < 0)
+	                  &fd)) < 0)
 		return rc;
 	rc = io_write_all(SUTRA_SITE_MANIFEST_WRITE, fd, b, HDR, tmp);
 	if (rc == 0)
@@ -155,9 +155,9 @@ static int w_concept(struct writer *w, const struct node *n, uint8_t **scratch, 
 		*scratch = p;
 		*cap = size;
 	}
-	op_learn_encode(*scratch, n->id, n->created_us, n->updated_us, n->strength,
-			n->confidence, n->vec, n->vec ? n->dim : 0, n->meta, n->meta_len,
-			n->content, n->content_len);
+	op_learn_encode(*scratch, n->id, n->created_us, n->updated_us, n->strength, n->confidence,
+	                n->vec, n->vec ? n->dim : 0, n->meta, n->meta_len, n->content,
+	                n->content_len);
 	return w_record(w, *scratch, size);
 }
 
@@ -227,7 +227,7 @@ static void footer_encode(uint8_t *f, const struct ckpt_result *res)
 }
 
 int ckpt_write(const char *dir, struct store *s, uint64_t lsn, uint32_t dim,
-	       int (*sync_log)(void *), void *arg, struct ckpt_result *res)
+               int (*sync_log)(void *), void *arg, struct ckpt_result *res)
 {
 	char path[4096], tmp[4200];
 	uint8_t hf[HDR];
@@ -265,42 +265,43 @@ out:
 /* ---- loading ------------------------------------------------------------ */
 
 static int check_frame(const char *path, const uint8_t *p, uint64_t size, uint64_t lsn,
-		       uint32_t dim)
+                       uint32_t dim)
 {
 	if (size < HDR + FOOTER || memcmp(p, CKPT_MAGIC, 8) != 0 || crc32c(p, 60) != ld32(p + 60))
 		return err_set(SUTRA_ECORRUPT, "%s: offset 0: bad checkpoint header", path);
 	if (ld32(p + 8) != FORMAT_VERSION)
-		return err_set(SUTRA_EVERSION, "%s: checkpoint format version %u (this build reads %d)",
-			       path, ld32(p + 8), FORMAT_VERSION);
+		return err_set(SUTRA_EVERSION,
+		               "%s: checkpoint format version %u (this build reads %d)", path,
+		               ld32(p + 8), FORMAT_VERSION);
 	if (ld64(p + 16) != lsn || ld32(p + 24) != dim)
 		return err_set(SUTRA_ECORRUPT, "%s: header names lsn %" PRIu64 " dimension %u",
-			       path, ld64(p + 16), ld32(p + 24));
+		               path, ld64(p + 16), ld32(p + 24));
 	const uint8_t *f = p + size - FOOTER;
 	if (memcmp(f, CKPT_END, 8) != 0 || crc32c(f, 24) != ld32(f + 24))
 		return err_set(SUTRA_ECORRUPT, "%s: offset %" PRIu64 ": bad checkpoint footer",
-			       path, size - FOOTER);
+		               path, size - FOOTER);
 	return 0;
 }
 
 /* Validates and applies the record at pos; *next gets the following offset. */
-static int load_record(const char *path, const uint8_t *p, uint64_t end, uint64_t pos,
-		       bool repair, struct store *s, struct ckpt_result *res, uint64_t *next)
+static int load_record(const char *path, const uint8_t *p, uint64_t end, uint64_t pos, bool repair,
+                       struct store *s, struct ckpt_result *res, uint64_t *next)
 {
 	struct op o;
 	uint32_t len = end - pos >= 8 ? ld32(p + pos + 4) : 0;
 
 	if (end - pos < 8 || len > end - pos - 8 || len % 8 != 0)
 		return err_set(SUTRA_ECORRUPT, "%s: offset %" PRIu64 ": bad record length", path,
-			       pos);
+		               pos);
 	*next = pos + 8 + len;
 	bool ok = crc32c_extend(crc32c(p + pos + 4, 4), p + pos + 8, len) == ld32(p + pos) &&
-		  op_decode(p + pos + 8, len, &o) == 0 && o.size == len &&
-		  (o.kind == OP_LEARN || o.kind == OP_ASSOC);
+	          op_decode(p + pos + 8, len, &o) == 0 && o.size == len &&
+	          (o.kind == OP_LEARN || o.kind == OP_ASSOC);
 	if (!ok) {
 		if (!repair)
 			return err_set(SUTRA_ECORRUPT,
-				       "%s: offset %" PRIu64 ": damaged checkpoint record", path,
-				       pos);
+			               "%s: offset %" PRIu64 ": damaged checkpoint record", path,
+			               pos);
 		res->skipped_records++;
 		return 0;
 	}
@@ -314,7 +315,7 @@ static int load_record(const char *path, const uint8_t *p, uint64_t end, uint64_
 }
 
 int ckpt_load(const char *dir, uint64_t lsn, uint32_t dim, bool repair, struct store *s,
-	      struct ckpt_map *map, struct ckpt_result *res)
+              struct ckpt_map *map, struct ckpt_result *res)
 {
 	char path[4096];
 	int fd, rc;
@@ -323,7 +324,8 @@ int ckpt_load(const char *dir, uint64_t lsn, uint32_t dim, bool repair, struct s
 	memset(map, 0, sizeof *map);
 	ckpt_path(dir, lsn, path, sizeof path);
 	if ((rc = io_open(SUTRA_SITE_ANY, path, O_RDONLY, 0, &fd)) < 0)
-		return err_set(rc, "the manifest names checkpoint %s: %s", path, sutra_last_error());
+		return err_set(rc, "the manifest names checkpoint %s: %s", path,
+		               sutra_last_error());
 	rc = io_file_size(fd, &map->size, path);
 	if (rc == 0)
 		rc = io_mmap_ro(fd, map->size, &map->addr, path);

@@ -60,11 +60,11 @@ struct ckpt_result {
  * image is complete and before it is published. Does not touch the
  * manifest. */
 int ckpt_write(const char *dir, struct store *s, uint64_t lsn, uint32_t dim,
-	       int (*sync_log)(void *), void *arg, struct ckpt_result *res);
+               int (*sync_log)(void *), void *arg, struct ckpt_result *res);
 /* Loads checkpoint lsn into s (concepts borrow from *map, which the caller
  * unmaps after destroying s). repair: skips damaged records. */
 int ckpt_load(const char *dir, uint64_t lsn, uint32_t dim, bool repair, struct store *s,
-	      struct ckpt_map *map, struct ckpt_result *res);
+              struct ckpt_map *map, struct ckpt_result *res);
 /* Removes checkpoint files other than lsn, and leftover temporaries. */
 int ckpt_remove_others(const char *dir, uint64_t lsn);
 void ckpt_path(const char *dir, uint64_t lsn, char *out, size_t n);

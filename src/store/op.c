@@ -14,8 +14,8 @@
 #include "util/err.h"
 
 #define HARD_MAX_CONTENT (10u * 1024 * 1024)
-#define HARD_MAX_META (1u * 1024 * 1024)
-#define HARD_MAX_DIM 4096u
+#define HARD_MAX_META    (1u * 1024 * 1024)
+#define HARD_MAX_DIM     4096u
 
 void opbuf_init(struct opbuf *b)
 {
@@ -75,8 +75,8 @@ size_t op_learn_size(size_t content_len, size_t meta_len, uint32_t dim)
 }
 
 void op_learn_encode(uint8_t *d, const uint8_t *id, uint64_t created, uint64_t updated,
-		     float strength, float confidence, const float *vec, uint32_t dim,
-		     const void *meta, uint32_t meta_len, const void *content, uint32_t content_len)
+                     float strength, float confidence, const float *vec, uint32_t dim,
+                     const void *meta, uint32_t meta_len, const void *content, uint32_t content_len)
 {
 	size_t size = op_learn_size(content_len, meta_len, dim);
 	uint8_t *p = d + OP_LEARN_FIXED;
@@ -103,8 +103,8 @@ void op_learn_encode(uint8_t *d, const uint8_t *id, uint64_t created, uint64_t u
 		memcpy(p, content, content_len);
 }
 
-void op_assoc_encode(uint8_t *d, int kind, const uint8_t *src, const uint8_t *dst_id,
-		     unsigned type, float confidence)
+void op_assoc_encode(uint8_t *d, int kind, const uint8_t *src, const uint8_t *dst_id, unsigned type,
+                     float confidence)
 {
 	memset(d, 0, OP_ASSOC_SIZE);
 	d[0] = (uint8_t)kind;
@@ -126,11 +126,11 @@ int op_meta_size(const sutra_meta_entry *m, size_t n, size_t *size)
 		size_t kl = strlen(m[i].key), vl = strlen(m[i].value);
 		if (kl == 0 || kl > OP_MAX_KEY)
 			return err_set(SUTRA_EINVAL,
-				       "metadata entry %zu: key length %zu (allowed 1..%d)", i, kl,
-				       OP_MAX_KEY);
+			               "metadata entry %zu: key length %zu (allowed 1..%d)", i, kl,
+			               OP_MAX_KEY);
 		if (!add_ok(total, 6 + kl + 1 + vl + 1, &total) || total > HARD_MAX_META)
 			return err_set(SUTRA_ETOOBIG, "metadata too large (max: %u bytes)",
-				       HARD_MAX_META);
+			               HARD_MAX_META);
 	}
 	*size = n ? total : 0;
 	return 0;
@@ -178,10 +178,10 @@ static int check_scores(float strength, float confidence)
 {
 	if (!isfinite(strength) || strength < 0)
 		return err_set(SUTRA_EINVAL, "strength %g out of range (finite, >= 0)",
-			       (double)strength);
+		               (double)strength);
 	if (!isfinite(confidence) || confidence < 0 || confidence > 1)
 		return err_set(SUTRA_EINVAL, "confidence %g out of range (0..1)",
-			       (double)confidence);
+		               (double)confidence);
 	return 0;
 }
 
@@ -194,10 +194,10 @@ int opbuf_learn(struct opbuf *b, const sutra_concept_in *c)
 		return err_set(SUTRA_EINVAL, "learn: missing concept or content");
 	if (c->content_len > HARD_MAX_CONTENT)
 		return err_set(SUTRA_ETOOBIG, "Content too large: %zu bytes (max: %u)",
-			       c->content_len, HARD_MAX_CONTENT);
+		               c->content_len, HARD_MAX_CONTENT);
 	if (c->vector && (c->vector_dim == 0 || c->vector_dim > HARD_MAX_DIM))
 		return err_set(SUTRA_EINVAL, "vector dimension %u out of range (1..%u)",
-			       c->vector_dim, HARD_MAX_DIM);
+		               c->vector_dim, HARD_MAX_DIM);
 	if ((rc = check_scores(c->strength, c->confidence)) < 0)
 		return rc;
 	if ((rc = op_meta_size(c->meta, c->meta_count, &meta_len)) < 0)
@@ -211,7 +211,7 @@ int opbuf_learn(struct opbuf *b, const sutra_concept_in *c)
 	if (!d)
 		return err_set(SUTRA_ENOMEM, "learn: out of memory for %zu bytes", size);
 	op_learn_encode(d, c->id.b, 0, 0, c->strength, c->confidence, c->vector, dim, NULL,
-			(uint32_t)meta_len, c->content, (uint32_t)c->content_len);
+	                (uint32_t)meta_len, c->content, (uint32_t)c->content_len);
 	if (meta_len)
 		op_meta_encode(d + OP_LEARN_FIXED + (size_t)dim * 4, c->meta, c->meta_count);
 	if (c->flags & SUTRA_LEARN_SAME_CONTENT)
@@ -230,15 +230,15 @@ int opbuf_delete(struct opbuf *b, const sutra_id *id)
 	return 0;
 }
 
-int opbuf_assoc(struct opbuf *b, int kind, const sutra_id *src, const sutra_id *dst,
-		unsigned type, float confidence)
+int opbuf_assoc(struct opbuf *b, int kind, const sutra_id *src, const sutra_id *dst, unsigned type,
+                float confidence)
 {
 	if (type >= SUTRA_ASSOC_TYPES)
 		return err_set(SUTRA_EINVAL, "association type %u out of range (0..%d)", type,
-			       SUTRA_ASSOC_TYPES - 1);
+		               SUTRA_ASSOC_TYPES - 1);
 	if (kind == OP_ASSOC && (!isfinite(confidence) || confidence < 0 || confidence > 1))
 		return err_set(SUTRA_EINVAL, "confidence %g out of range (0..1)",
-			       (double)confidence);
+		               (double)confidence);
 	uint8_t *d = opbuf_room(b, OP_ASSOC_SIZE);
 	if (!d)
 		return err_set(SUTRA_ENOMEM, "associate: out of memory");
@@ -327,9 +327,10 @@ int op_decode(const uint8_t *p, size_t avail, struct op *o)
 		o->confidence = ldf32(p + 4);
 		o->src = p + 8;
 		o->dst = p + 24;
-		if (o->type >= SUTRA_ASSOC_TYPES || !isfinite(o->confidence) ||
-		    o->confidence < 0 || o->confidence > 1)
-			return err_set(SUTRA_ECORRUPT, "association op with bad type or confidence");
+		if (o->type >= SUTRA_ASSOC_TYPES || !isfinite(o->confidence) || o->confidence < 0 ||
+		    o->confidence > 1)
+			return err_set(SUTRA_ECORRUPT,
+			               "association op with bad type or confidence");
 		return 0;
 	default:
 		return err_set(SUTRA_ECORRUPT, "unknown op kind %d", o->kind);

@@ -45,21 +45,21 @@
 
 enum op_kind { OP_LEARN = 1, OP_DELETE = 2, OP_ASSOC = 3, OP_DISSOC = 4 };
 
-#define OP_BATCH_HEADER 8
-#define OP_LEARN_FIXED 56
-#define OP_DELETE_SIZE 24
-#define OP_ASSOC_SIZE 40
-#define OP_MAX_KEY 255
-#define OP_FLAG_VECTOR 1
+#define OP_BATCH_HEADER      8
+#define OP_LEARN_FIXED       56
+#define OP_DELETE_SIZE       24
+#define OP_ASSOC_SIZE        40
+#define OP_MAX_KEY           255
+#define OP_FLAG_VECTOR       1
 #define OP_FLAG_SAME_CONTENT 2
 
 /* A decoded operation. Pointers borrow the encoded bytes. */
 struct op {
 	int kind;
 	uint8_t type;
-	uint8_t flags; /* learn: OP_FLAG_* */
+	uint8_t flags;      /* learn: OP_FLAG_* */
 	const uint8_t *raw; /* start of the encoded op */
-	size_t size;  /* encoded size including padding */
+	size_t size;        /* encoded size including padding */
 	const uint8_t *id, *src, *dst;
 	uint32_t content_len, meta_len, dim;
 	const char *content; /* NUL-terminated */
@@ -83,8 +83,8 @@ void opbuf_reset(struct opbuf *b); /* keeps the header room */
  * ranges, metadata keys) and return SUTRA_EINVAL/ETOOBIG/ENOMEM. */
 int opbuf_learn(struct opbuf *b, const sutra_concept_in *c);
 int opbuf_delete(struct opbuf *b, const sutra_id *id);
-int opbuf_assoc(struct opbuf *b, int kind, const sutra_id *src, const sutra_id *dst,
-		unsigned type, float confidence);
+int opbuf_assoc(struct opbuf *b, int kind, const sutra_id *src, const sutra_id *dst, unsigned type,
+                float confidence);
 /* Writes the header; returns the payload pointer and length. */
 const uint8_t *opbuf_finish(struct opbuf *b, size_t *len);
 
@@ -92,11 +92,11 @@ const uint8_t *opbuf_finish(struct opbuf *b, size_t *len);
 size_t op_learn_size(size_t content_len, size_t meta_len, uint32_t dim);
 /* Encodes a learn op at dst (op_learn_size bytes, zeroed padding). */
 void op_learn_encode(uint8_t *dst, const uint8_t *id, uint64_t created, uint64_t updated,
-		     float strength, float confidence, const float *vec, uint32_t dim,
-		     const void *meta, uint32_t meta_len, const void *content,
-		     uint32_t content_len);
+                     float strength, float confidence, const float *vec, uint32_t dim,
+                     const void *meta, uint32_t meta_len, const void *content,
+                     uint32_t content_len);
 void op_assoc_encode(uint8_t *dst, int kind, const uint8_t *src, const uint8_t *dst_id,
-		     unsigned type, float confidence);
+                     unsigned type, float confidence);
 
 /* Decodes the op at p[0..avail). Returns 0 or SUTRA_ECORRUPT with a reason
  * in the thread's error message (callers add file and offset). */

@@ -29,7 +29,7 @@
 #include "store/op.h"
 #include "util/epoch.h"
 
-#define EDGE_DEAD 0x100u
+#define EDGE_DEAD      0x100u
 #define EDGE_TYPE_MASK 0xffu
 
 struct edge {
@@ -40,7 +40,7 @@ struct edge {
 
 struct adj {
 	uint32_t cap;
-	uint32_t dead;         /* writer only */
+	uint32_t dead;          /* writer only */
 	_Atomic uint32_t count; /* entries published */
 	_Atomic uint32_t live;  /* entries not dead */
 	struct edge e[];
@@ -58,7 +58,7 @@ struct node {
 	const uint8_t *meta;
 	_Atomic(struct adj *) adj[2]; /* ADJ_OUT, ADJ_IN */
 	_Atomic uint32_t degree[2];   /* live entries, kept here so a get need not
-					 touch the arrays */
+	                                 touch the arrays */
 	/* inline vector, metadata and content follow when not mapped */
 };
 
@@ -102,7 +102,7 @@ void store_unlink(struct store *s, struct node *n);
 
 /* Writer: the adjacency operations (see the file comment). */
 int adj_upsert(struct store *s, struct node *n, int dir, const uint8_t other[16], unsigned type,
-	       float conf, bool *added);
+               float conf, bool *added);
 /* Makes room for one more entry without changing what readers see. */
 int adj_reserve(struct store *s, struct node *n, int dir);
 /* Marks entries to other (of type, or every type when type < 0) dead;

@@ -15,9 +15,9 @@
 #include "util/err.h"
 
 #define SLOT_EMPTY 0
-#define SLOT_TOMB 1
-#define PTR_MASK 0x0000ffffffffffffULL
-#define MIN_CAP 64
+#define SLOT_TOMB  1
+#define PTR_MASK   0x0000ffffffffffffULL
+#define MIN_CAP    64
 
 static uint64_t id_hash(const uint8_t id[16])
 {

@@ -53,7 +53,8 @@ static struct epoch_slot *slot_claim(void)
 			if (!atomic_compare_exchange_strong(&g_slots[i].claimed, &expect, 1))
 				continue;
 			int hw = atomic_load(&g_high_water);
-			while (hw < i + 1 && !atomic_compare_exchange_weak(&g_high_water, &hw, i + 1))
+			while (hw < i + 1 &&
+			       !atomic_compare_exchange_weak(&g_high_water, &hw, i + 1))
 				;
 			pthread_setspecific(g_key, &g_slots[i]);
 			return &g_slots[i];

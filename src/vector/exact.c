@@ -85,8 +85,8 @@ static int check_query(sutra_db *db, const float *q, uint32_t dim, uint32_t k)
 {
 	if (dim != db->opt.dimension)
 		return err_set(SUTRA_EINVAL,
-			       "query dimension %u does not match the store's dimension %u", dim,
-			       db->opt.dimension);
+		               "query dimension %u does not match the store's dimension %u", dim,
+		               db->opt.dimension);
 	if (k > MAX_K)
 		return err_set(SUTRA_ETOOBIG, "k too large: %u (max: %d)", k, MAX_K);
 	for (uint32_t i = 0; i < dim; i++)
@@ -96,7 +96,7 @@ static int check_query(sutra_db *db, const float *q, uint32_t dim, uint32_t k)
 }
 
 int sutra_vector_search(sutra_db *db, const float *query, uint32_t dim, uint32_t k,
-			uint32_t ef_search, sutra_hit *out, size_t *n)
+                        uint32_t ef_search, sutra_hit *out, size_t *n)
 {
 	int rc = db_check_open(db);
 

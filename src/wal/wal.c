@@ -108,7 +108,8 @@ static int segment_create(struct wal *w, uint64_t first_lsn)
 	    (rc = io_open(SUTRA_SITE_WAL_CREATE, path, O_WRONLY | O_CREAT | O_EXCL, 0644, &fd)) < 0)
 		return rc;
 	if ((rc = io_write_all(SUTRA_SITE_WAL_WRITE, fd, h, sizeof h, path)) < 0 ||
-	    (rc = io_fdatasync(SUTRA_SITE_WAL_FSYNC, fd, path)) < 0 || (rc = io_fsync_dir(w->dir)) < 0) {
+	    (rc = io_fdatasync(SUTRA_SITE_WAL_FSYNC, fd, path)) < 0 ||
+	    (rc = io_fsync_dir(w->dir)) < 0) {
 		io_close(fd);
 		return rc;
 	}
@@ -309,9 +310,9 @@ int wal_close(struct wal *w)
 static int sticky_error(struct wal *w)
 {
 	return err_set(SUTRA_EREADONLY,
-		       "the store is read-only after a failed WAL write or fsync (%s); reopen it "
-		       "after fixing the disk",
-		       sutra_strerror(w->sticky));
+	               "the store is read-only after a failed WAL write or fsync (%s); reopen it "
+	               "after fixing the disk",
+	               sutra_strerror(w->sticky));
 }
 
 /* Waits (mu held) until the pending buffer has room for n bytes. */
@@ -336,10 +337,11 @@ static int wait_room(struct wal *w, size_t n)
 		}
 		if (pthread_cond_timedwait(&w->space, &w->mu, &until) == ETIMEDOUT) {
 			w->st.busy++;
-			return err_set(SUTRA_EBUSY,
-				       "write queue full (%zu bytes queued, max_pending_bytes %" PRIu64
-				       ") for busy_timeout_ms %u",
-				       w->pend_len, w->cfg.max_pending_bytes, w->cfg.busy_timeout_ms);
+			return err_set(
+			    SUTRA_EBUSY,
+			    "write queue full (%zu bytes queued, max_pending_bytes %" PRIu64
+			    ") for busy_timeout_ms %u",
+			    w->pend_len, w->cfg.max_pending_bytes, w->cfg.busy_timeout_ms);
 		}
 	}
 	return 0;

@@ -43,9 +43,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WAL_MAGIC "SUTRAWAL"
-#define WAL_VERSION 1
-#define WAL_HEADER_SIZE 40
+#define WAL_MAGIC         "SUTRAWAL"
+#define WAL_VERSION       1
+#define WAL_HEADER_SIZE   40
 #define WAL_RECORD_HEADER 24
 
 struct wal_config {
@@ -82,7 +82,7 @@ struct wal_replay_info {
  * reason for damage before the tail (with repair: cuts there instead and
  * removes later segments, reporting what was dropped). */
 int wal_replay(const char *dir, uint64_t from_lsn, bool repair, wal_replay_fn fn, void *ctx,
-	       struct wal_replay_info *info);
+               struct wal_replay_info *info);
 
 /* Opens the log for appending: a new segment starting at next_lsn. */
 int wal_open(const char *dir, const struct wal_config *cfg, uint64_t next_lsn, struct wal **out);

@@ -29,7 +29,7 @@ struct seg_view {
 /* 0 and the record's lsn/len if a valid record with this salt starts at pos;
  * else -1 and a reason. */
 static int record_at(const struct seg_view *s, uint64_t pos, uint64_t *lsn, uint32_t *len,
-		     const char **why)
+                     const char **why)
 {
 	if (s->size - pos < WAL_RECORD_HEADER) {
 		*why = "truncated record header";
@@ -72,13 +72,13 @@ static int check_header(struct seg_view *s, uint64_t name_lsn)
 		return err_set(SUTRA_ECORRUPT, "%s: offset 0: bad segment header", s->path);
 	if (ld32(s->p + 8) != WAL_VERSION)
 		return err_set(SUTRA_EVERSION, "%s: WAL format version %u (this build reads %d)",
-			       s->path, ld32(s->p + 8), WAL_VERSION);
+		               s->path, ld32(s->p + 8), WAL_VERSION);
 	s->salt = ld64(s->p + 16);
 	s->first_lsn = ld64(s->p + 24);
 	s->seed = crc32c(&s->salt, sizeof s->salt);
 	if (s->first_lsn != name_lsn)
 		return err_set(SUTRA_ECORRUPT, "%s: header names first lsn %" PRIu64, s->path,
-			       s->first_lsn);
+		               s->first_lsn);
 	return 0;
 }
 
@@ -93,8 +93,7 @@ struct replay {
 };
 
 /* Walks one mapped segment. *end gets the offset where valid records end. */
-static int walk_records(struct replay *r, const struct seg_view *s, uint64_t *end,
-			const char **why)
+static int walk_records(struct replay *r, const struct seg_view *s, uint64_t *end, const char **why)
 {
 	uint64_t pos = WAL_HEADER_SIZE;
 
@@ -112,7 +111,7 @@ static int walk_records(struct replay *r, const struct seg_view *s, uint64_t *en
 			int rc = r->fn(r->ctx, lsn, (uint8_t *)s->p + pos + WAL_RECORD_HEADER, len);
 			if (rc < 0)
 				return err_set(rc, "%s: offset %" PRIu64 ": record %" PRIu64 ": %s",
-					       s->path, pos, lsn, sutra_last_error());
+				               s->path, pos, lsn, sutra_last_error());
 			r->info->replayed++;
 		}
 		r->expect++;
@@ -123,7 +122,7 @@ static int walk_records(struct replay *r, const struct seg_view *s, uint64_t *en
 }
 
 static int cut_tail(const char *path, int fd, uint64_t at, uint64_t size,
-		    struct wal_replay_info *info)
+                    struct wal_replay_info *info)
 {
 	int rc = io_ftruncate(SUTRA_SITE_WAL_TRUNCATE, fd, at, path);
 
@@ -133,15 +132,15 @@ static int cut_tail(const char *path, int fd, uint64_t at, uint64_t size,
 		const char *name = strrchr(path, '/');
 		info->torn_bytes += size - at;
 		snprintf(info->torn_where, sizeof info->torn_where,
-			 "%.160s: cut %" PRIu64 " bytes at offset %" PRIu64, name ? name + 1 : path,
-			 size - at, at);
+		         "%.160s: cut %" PRIu64 " bytes at offset %" PRIu64, name ? name + 1 : path,
+		         size - at, at);
 	}
 	return rc;
 }
 
 /* Replays one segment; *stop is set when later segments must be dropped. */
 static int replay_segment(struct replay *r, const char *path, uint64_t name_lsn, bool last,
-			  bool *stop)
+                          bool *stop)
 {
 	struct seg_view s = {.path = path};
 	int fd = -1, rc;
@@ -166,7 +165,7 @@ static int replay_segment(struct replay *r, const char *path, uint64_t name_lsn,
 		r->expect = s.first_lsn;
 	if (s.first_lsn != r->expect) {
 		rc = err_set(SUTRA_ECORRUPT, "%s: starts at lsn %" PRIu64 ", expected %" PRIu64,
-			     path, s.first_lsn, r->expect);
+		             path, s.first_lsn, r->expect);
 		goto unmap;
 	}
 	if ((rc = walk_records(r, &s, &end, &why)) < 0 || end == s.size)
@@ -174,9 +173,9 @@ static int replay_segment(struct replay *r, const char *path, uint64_t name_lsn,
 	if (!last || later_record_covers(&s, end, r->expect)) {
 		if (!r->repair) {
 			rc = err_set(SUTRA_ECORRUPT,
-				     "%s: offset %" PRIu64 ": %s in acknowledged data (lsn %" PRIu64
-				     "); open with repair to cut the log there",
-				     path, end, why, r->expect);
+			             "%s: offset %" PRIu64 ": %s in acknowledged data (lsn %" PRIu64
+			             "); open with repair to cut the log there",
+			             path, end, why, r->expect);
 			goto unmap;
 		}
 		*stop = true;
@@ -190,7 +189,7 @@ out:
 }
 
 int wal_replay(const char *dir, uint64_t from_lsn, bool repair, wal_replay_fn fn, void *ctx,
-	       struct wal_replay_info *info)
+               struct wal_replay_info *info)
 {
 	struct replay r = {dir, from_lsn, repair, fn, ctx, info, 0};
 	char **names = NULL, path[4096];
@@ -207,7 +206,8 @@ int wal_replay(const char *dir, uint64_t from_lsn, bool repair, wal_replay_fn fn
 	}
 	for (size_t i = 0; i < n; i++)
 		if (sscanf(names[i], "wal-%16" SCNx64 ".log", &lsns[i]) != 1) {
-			rc = err_set(SUTRA_ECORRUPT, "%s/%s: not a WAL segment name", dir, names[i]);
+			rc =
+			    err_set(SUTRA_ECORRUPT, "%s/%s: not a WAL segment name", dir, names[i]);
 			goto out;
 		}
 	bool stop = false;
@@ -221,9 +221,9 @@ int wal_replay(const char *dir, uint64_t from_lsn, bool repair, wal_replay_fn fn
 			continue; /* wholly before the checkpoint */
 		if (r.expect == 0 && lsns[i] > from_lsn) {
 			rc = err_set(SUTRA_ECORRUPT,
-				     "%s: the WAL starts at lsn %" PRIu64 " but lsn %" PRIu64
-				     " onwards are needed (a segment is missing)",
-				     path, lsns[i], from_lsn);
+			             "%s: the WAL starts at lsn %" PRIu64 " but lsn %" PRIu64
+			             " onwards are needed (a segment is missing)",
+			             path, lsns[i], from_lsn);
 			break;
 		}
 		rc = replay_segment(&r, path, lsns[i], i + 1 == n, &stop);

@@ -49,8 +49,13 @@ static sutra_id id_of(int i)
 
 static void learn(sutra_db *db, int i, const float *vec)
 {
-	sutra_concept_in c = {.id = id_of(i), .content = "c", .content_len = 1, .vector = vec,
-			      .vector_dim = vec ? DIM : 0, .strength = 1, .confidence = 1};
+	sutra_concept_in c = {.id = id_of(i),
+	                      .content = "c",
+	                      .content_len = 1,
+	                      .vector = vec,
+	                      .vector_dim = vec ? DIM : 0,
+	                      .strength = 1,
+	                      .confidence = 1};
 
 	assert_int_equal(sutra_learn(db, &c, NULL), 0);
 }
@@ -66,7 +71,8 @@ static void test_vector_search_exact(void **state)
 {
 	char *dir;
 	sutra_db *db = open_db(&dir);
-	float v[6][DIM] = {{1, 0, 0, 0}, {0, 1, 0, 0}, {1, 1, 0, 0}, {-1, 0, 0, 0}, {1, 0.1f, 0, 0}, {0, 0, 1, 0}};
+	float v[6][DIM] = {{1, 0, 0, 0},  {0, 1, 0, 0},    {1, 1, 0, 0},
+	                   {-1, 0, 0, 0}, {1, 0.1f, 0, 0}, {0, 0, 1, 0}};
 	float q[DIM] = {1, 0, 0, 0}, bad[DIM + 1] = {0};
 	sutra_hit hits[8];
 	size_t n;
@@ -116,7 +122,7 @@ static void test_find_path(void **state)
 		learn(db, i, NULL);
 	for (int i = 0; i < 24; i++) /* a chain 0-1-...-24 */
 		link_(db, i, i + 1);
-	link_(db, 0, 0);  /* self-loop */
+	link_(db, 0, 0);   /* self-loop */
 	link_(db, 24, 20); /* a cycle at the end */
 	link_(db, 26, 25); /* 25 reached only against the direction */
 	link_(db, 26, 27);
@@ -180,8 +186,12 @@ static void test_async_and_same_content(void **state)
 	sutra_id id;
 
 	sutra_id_from_content("hello", 5, &id);
-	sutra_concept_in c = {.id = id, .content = "hello", .content_len = 5, .strength = 1,
-			      .confidence = 1, .flags = SUTRA_LEARN_SAME_CONTENT};
+	sutra_concept_in c = {.id = id,
+	                      .content = "hello",
+	                      .content_len = 5,
+	                      .strength = 1,
+	                      .confidence = 1,
+	                      .flags = SUTRA_LEARN_SAME_CONTENT};
 	assert_int_equal(sutra_batch_new(&b), 0);
 	assert_int_equal(sutra_batch_learn(b, &c), 0);
 	commit_async_and_wait(db, b, &w);
@@ -208,9 +218,9 @@ static void test_async_and_same_content(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vector_search_exact),
-		cmocka_unit_test(test_find_path),
-		cmocka_unit_test(test_async_and_same_content),
+	    cmocka_unit_test(test_vector_search_exact),
+	    cmocka_unit_test(test_find_path),
+	    cmocka_unit_test(test_async_and_same_content),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
