@@ -86,16 +86,15 @@ static void hand_over(sutra_db *db)
 {
 	struct commit_req *h = db->cq.head;
 
-	if (!h) {
-		db->cq.combining = false;
-		pthread_cond_signal(&db->cq.wake); /* a stopping committer may exit */
-	} else if (h->cb) {
-		db->cq.combining = false; /* the committer thread takes it */
-		pthread_cond_signal(&db->cq.wake);
-	} else {
+	if (h && !h->cb) {
 		h->lead = true;
 		pthread_cond_signal(&h->cv);
+		return;
 	}
+	/* No thread to lead: the committer thread takes queued async work, or,
+	 * when the queue is empty, may exit if it is stopping. */
+	db->cq.combining = false;
+	pthread_cond_signal(&db->cq.wake);
 }
 
 /* Runs one group as the combiner; returns with cq.mu held. Callbacks run

@@ -103,7 +103,7 @@ static int parse_size(const char *key, const char *v, uint64_t *out)
 
 static int parse_durability(sutra_options *o, const char *v)
 {
-	uint64_t ms;
+	uint64_t ms = 0;
 
 	if (strcmp(v, "always") == 0) {
 		o->durability = SUTRA_DURABILITY_ALWAYS;
@@ -166,7 +166,7 @@ static int set_flag(int *field, const char *key, const char *v)
 
 int sutra_options_set(sutra_options *o, const char *key, const char *value)
 {
-	uint64_t n;
+	uint64_t n = 0;
 	int rc;
 
 	if (!o || !key || !value)

@@ -31,7 +31,9 @@ static size_t slot_of(const struct bfs *b, const uint8_t *id)
 {
 	size_t i = (ld64(id) * 0x9e3779b97f4a7c15ULL ^ ld64(id + 8)) & b->mask;
 
-	while (b->slots[i] >= 0 && memcmp(b->queue[b->slots[i]].id, id, 16) != 0)
+	/* slots exists: bfs_visit grows the table before the first lookup */
+	while (b->slots[i] >= 0 /* NOLINT(clang-analyzer-core.NullDereference) */ &&
+	       memcmp(b->queue[b->slots[i]].id, id, 16) != 0)
 		i = (i + 1) & b->mask;
 	return i;
 }

@@ -128,7 +128,9 @@ static int w_put(struct writer *w, const void *p, size_t n)
 		w->bytes += n;
 		return io_write_all(SUTRA_SITE_CKPT_WRITE, w->fd, p, n, w->path);
 	}
-	memcpy(w->buf + w->len, p, n);
+	if (n == 0)
+		return 0;
+	memcpy(w->buf + w->len, p, n); /* NOLINT(clang-analyzer-core.NonNullParamChecker) */
 	w->len += n;
 	return 0;
 }

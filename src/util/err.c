@@ -27,7 +27,9 @@ int err_set(int code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vsnprintf(tmp, sizeof tmp, fmt, ap) < 0)
+	/* the analyzer misses va_start above */
+	if (vsnprintf(tmp, sizeof tmp, fmt, ap) <
+	    0) /* NOLINT(clang-analyzer-valist.Uninitialized) */
 		tmp[0] = '\0';
 	va_end(ap);
 	memcpy(err_msg, tmp, sizeof err_msg);

@@ -10,11 +10,13 @@
  */
 #include "wal/wal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -66,6 +68,19 @@ struct wal {
 	uint64_t seg_bytes;
 	char path[4096];
 };
+
+bool wal_segment_name(const char *name, uint64_t *first_lsn)
+{
+	char *end;
+
+	if (strlen(name) != 24 || strncmp(name, "wal-", 4) != 0 || strcmp(name + 20, ".log") != 0)
+		return false;
+	for (int i = 4; i < 20; i++)
+		if (!isxdigit((unsigned char)name[i]))
+			return false;
+	*first_lsn = strtoull(name + 4, &end, 16);
+	return end == name + 20;
+}
 
 static void seg_path(const struct wal *w, uint64_t first_lsn, char *out, size_t n)
 {
@@ -273,7 +288,7 @@ int wal_open(const char *dir, const struct wal_config *cfg, uint64_t next_lsn, s
 		goto fail;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		uint64_t first;
-		if (sscanf(names[i], "wal-%16" SCNx64 ".log", &first) == 1 && first < next_lsn)
+		if (wal_segment_name(names[i], &first) && first < next_lsn)
 			rc = segs_push(w, first, 0);
 	}
 	io_list_free(names, n);

@@ -84,6 +84,9 @@ struct wal_replay_info {
 int wal_replay(const char *dir, uint64_t from_lsn, bool repair, wal_replay_fn fn, void *ctx,
                struct wal_replay_info *info);
 
+/* Parses a segment file name "wal-<16 hex>.log"; false if it is not one. */
+bool wal_segment_name(const char *name, uint64_t *first_lsn);
+
 /* Opens the log for appending: a new segment starting at next_lsn. */
 int wal_open(const char *dir, const struct wal_config *cfg, uint64_t next_lsn, struct wal **out);
 /* Writes and syncs what is pending, then frees w. */

@@ -154,6 +154,9 @@ static int replay_segment(struct replay *r, const char *path, uint64_t name_lsn,
 		io_close(fd);
 		fd = -1;
 		r->info->torn_bytes += s.size;
+		snprintf(r->info->torn_where, sizeof r->info->torn_where,
+			 "removed a segment cut short while it was created (%" PRIu64 " bytes)",
+			 s.size);
 		rc = io_unlink(path);
 		goto out;
 	}
@@ -205,7 +208,7 @@ int wal_replay(const char *dir, uint64_t from_lsn, bool repair, wal_replay_fn fn
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (sscanf(names[i], "wal-%16" SCNx64 ".log", &lsns[i]) != 1) {
+		if (!wal_segment_name(names[i], &lsns[i])) {
 			rc =
 			    err_set(SUTRA_ECORRUPT, "%s/%s: not a WAL segment name", dir, names[i]);
 			goto out;
