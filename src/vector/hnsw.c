@@ -1,0 +1,566 @@
+/* hnsw.c - the HNSW index (design and concurrency rules in hnsw.h).
+ *
+ * Layout: nodes live in chunks of 2^14 slots that are allocated once and
+ * never move. A chunk holds, per slot, the (normalised) vector, the level-0
+ * neighbour list (count + 2M slots) and a small record (key, level,
+ * tombstone, pointer to the upper-level lists, which are allocated when the
+ * node is added and never change address).
+ *
+ * Insertion follows the paper: a random level (exponential, mL = 1/ln M),
+ * greedy descent to that level, then on each level a beam search of
+ * ef_construction candidates, the neighbour-selection heuristic (keep a
+ * candidate only if it is closer to the new node than to every neighbour
+ * already kept), and reverse links, re-pruned with the same heuristic when
+ * a list is full.
+ */
+#include "vector/hnsw.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/alloc.h"
+#include "util/err.h"
+#include "vector/distance.h"
+
+#define CHUNK_BITS 14
+#define CHUNK      (1u << CHUNK_BITS)
+#define MAX_CHUNKS 65536u
+#define NO_ENTRY   UINT64_MAX
+
+struct node_info {
+	uint8_t key[16];
+	uint8_t level;
+	_Atomic uint8_t deleted;
+	_Atomic uint32_t *upper; /* levels 1..level, each 1 + M entries */
+};
+
+struct chunk {
+	float *vecs;          /* CHUNK * dim */
+	_Atomic uint32_t *l0; /* CHUNK * (1 + 2M) */
+	struct node_info *info;
+};
+
+struct hnsw {
+	struct hnsw_config cfg;
+	const struct dist_kernels *k;
+	uint32_t m0;            /* level-0 capacity, 2M */
+	double ml;              /* level multiplier */
+	uint64_t rng;           /* writer only */
+	uint32_t added;         /* writer only: slots used */
+	_Atomic uint32_t count; /* slots published to readers */
+	_Atomic uint64_t entry; /* level << 32 | slot, or NO_ENTRY */
+	_Atomic(struct chunk *) chunks[MAX_CHUNKS];
+};
+
+/* ---- storage -------------------------------------------------------------- */
+
+static struct chunk *chunk_of(const struct hnsw *h, uint32_t slot)
+{
+	return atomic_load_explicit(&((struct hnsw *)h)->chunks[slot >> CHUNK_BITS],
+	                            memory_order_acquire);
+}
+
+static struct node_info *info(const struct hnsw *h, uint32_t slot)
+{
+	return &chunk_of(h, slot)->info[slot & (CHUNK - 1)];
+}
+
+const float *hnsw_vector(const struct hnsw *h, uint32_t slot)
+{
+	return chunk_of(h, slot)->vecs + (size_t)(slot & (CHUNK - 1)) * h->cfg.dim;
+}
+
+/* The neighbour list of slot on level: [count, slots...]. */
+static _Atomic uint32_t *links(const struct hnsw *h, uint32_t slot, int level)
+{
+	if (level == 0)
+		return chunk_of(h, slot)->l0 + (size_t)(slot & (CHUNK - 1)) * (1 + h->m0);
+	_Atomic uint32_t *up = atomic_load_explicit(&info(h, slot)->upper, memory_order_acquire);
+	return up + (size_t)(level - 1) * (1 + h->cfg.M);
+}
+
+static int chunk_add(struct hnsw *h, uint32_t index)
+{
+	struct chunk *c = sutra_calloc(1, sizeof *c);
+
+	if (!c)
+		return err_set(SUTRA_ENOMEM, "out of memory growing the vector index");
+	c->vecs = sutra_aligned_alloc(64, (size_t)CHUNK * h->cfg.dim * sizeof(float));
+	c->l0 = sutra_calloc((size_t)CHUNK * (1 + h->m0), sizeof(uint32_t));
+	c->info = sutra_calloc(CHUNK, sizeof *c->info);
+	if (!c->vecs || !c->l0 || !c->info) {
+		sutra_free(c->vecs);
+		sutra_free(c->l0);
+		sutra_free(c->info);
+		sutra_free(c);
+		return err_set(SUTRA_ENOMEM, "out of memory growing the vector index");
+	}
+	atomic_store_explicit(&h->chunks[index], c, memory_order_release);
+	return 0;
+}
+
+int hnsw_new(const struct hnsw_config *cfg, struct hnsw **out)
+{
+	if (cfg->dim < 1 || cfg->dim > 4096 || cfg->M < 2 || cfg->M > 128 ||
+	    cfg->ef_construction < cfg->M || cfg->metric < HNSW_COSINE || cfg->metric > HNSW_IP)
+		return err_set(SUTRA_EINVAL,
+		               "hnsw: bad configuration (dim %u, M %u, ef_construction %u)",
+		               cfg->dim, cfg->M, cfg->ef_construction);
+	struct hnsw *h = sutra_calloc(1, sizeof *h);
+	if (!h)
+		return err_set(SUTRA_ENOMEM, "out of memory for the vector index");
+	h->cfg = *cfg;
+	h->k = distance_kernels();
+	h->m0 = 2 * cfg->M;
+	h->ml = 1.0 / log((double)cfg->M);
+	h->rng = cfg->seed ? cfg->seed : 0x5eed;
+	atomic_init(&h->entry, NO_ENTRY);
+	*out = h;
+	return 0;
+}
+
+void hnsw_free(struct hnsw *h)
+{
+	if (!h)
+		return;
+	for (uint32_t c = 0; c < MAX_CHUNKS; c++) {
+		struct chunk *ch = atomic_load(&h->chunks[c]);
+		if (!ch)
+			break;
+		for (uint32_t i = 0; i < CHUNK; i++)
+			sutra_free(atomic_load(&ch->info[i].upper));
+		sutra_free(ch->vecs);
+		sutra_free(ch->l0);
+		sutra_free(ch->info);
+		sutra_free(ch);
+	}
+	sutra_free(h);
+}
+
+/* ---- distances ------------------------------------------------------------ */
+
+static float dist_vec(const struct hnsw *h, const float *a, const float *b)
+{
+	if (h->cfg.metric == HNSW_L2)
+		return h->k->l2sq(a, b, h->cfg.dim);
+	return 1.0f - h->k->dot(a, b, h->cfg.dim);
+}
+
+float hnsw_distance(const struct hnsw *h, const float *q, uint32_t slot)
+{
+	return dist_vec(h, q, hnsw_vector(h, slot));
+}
+
+/* ---- heaps of (distance, slot) -------------------------------------------- */
+
+struct heap {
+	struct hnsw_hit *v;
+	size_t n, cap;
+	bool max; /* max-heap (results) or min-heap (candidates) */
+};
+
+static bool above(const struct heap *hp, size_t a, size_t b)
+{
+	return hp->max ? hp->v[a].distance > hp->v[b].distance
+	               : hp->v[a].distance < hp->v[b].distance;
+}
+
+static void swap_hits(struct hnsw_hit *a, struct hnsw_hit *b)
+{
+	struct hnsw_hit t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+static int heap_push(struct heap *hp, uint32_t slot, float d)
+{
+	if (hp->n == hp->cap) {
+		size_t cap = hp->cap ? hp->cap * 2 : 64;
+		struct hnsw_hit *v = sutra_realloc(hp->v, cap * sizeof *v);
+		if (!v)
+			return err_set(SUTRA_ENOMEM, "out of memory in a vector search");
+		hp->v = v;
+		hp->cap = cap;
+	}
+	size_t i = hp->n++;
+	hp->v[i].slot = slot;
+	hp->v[i].distance = d;
+	while (i > 0 && above(hp, i, (i - 1) / 2)) {
+		swap_hits(&hp->v[i], &hp->v[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	return 0;
+}
+
+static struct hnsw_hit heap_pop(struct heap *hp)
+{
+	struct hnsw_hit top = hp->v[0];
+	size_t i = 0;
+
+	hp->v[0] = hp->v[--hp->n];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < hp->n && above(hp, l, m))
+			m = l;
+		if (r < hp->n && above(hp, r, m))
+			m = r;
+		if (m == i)
+			return top;
+		swap_hits(&hp->v[i], &hp->v[m]);
+		i = m;
+	}
+}
+
+/* ---- visited sets (per thread, reused across searches) -------------------- */
+
+struct visited {
+	uint16_t *tag;
+	size_t cap;
+	uint16_t cur;
+};
+
+static _Thread_local struct visited t_visited;
+
+static int visited_begin(struct visited *v, size_t n)
+{
+	if (n > v->cap) {
+		size_t cap = n + n / 2 + 1024;
+		uint16_t *t = sutra_calloc(cap, sizeof *t);
+		if (!t)
+			return err_set(SUTRA_ENOMEM, "out of memory for a visited set of %zu", cap);
+		sutra_free(v->tag);
+		v->tag = t;
+		v->cap = cap;
+		v->cur = 0;
+	}
+	if (++v->cur == 0) {
+		memset(v->tag, 0, v->cap * sizeof *v->tag);
+		v->cur = 1;
+	}
+	return 0;
+}
+
+/* True the first time slot is seen in this search. */
+static bool visit(struct visited *v, uint32_t slot)
+{
+	if (v->tag[slot] == v->cur)
+		return false;
+	v->tag[slot] = v->cur;
+	return true;
+}
+
+/* ---- search --------------------------------------------------------------- */
+
+struct layer_search {
+	struct hnsw *h;
+	const float *q;
+	uint32_t limit; /* slots below this are published and visitable */
+	hnsw_filter_fn filter;
+	void *ctx;
+	bool skip_deleted;
+	struct visited *vis;
+	struct heap cand, res;
+};
+
+static bool accepted(const struct layer_search *s, uint32_t slot)
+{
+	if (s->skip_deleted &&
+	    atomic_load_explicit(&info(s->h, slot)->deleted, memory_order_relaxed))
+		return false;
+	return !s->filter || s->filter(s->ctx, slot);
+}
+
+/* Offers slot at distance d to the results; keeps at most ef. */
+static int offer(struct layer_search *s, uint32_t slot, float d, uint32_t ef)
+{
+	int rc;
+
+	if (!accepted(s, slot))
+		return 0;
+	if ((rc = heap_push(&s->res, slot, d)) < 0)
+		return rc;
+	if (s->res.n > ef)
+		heap_pop(&s->res);
+	return 0;
+}
+
+/* Expands one candidate's neighbours on level. */
+static int expand(struct layer_search *s, uint32_t c, int level, uint32_t ef)
+{
+	_Atomic uint32_t *l = links(s->h, c, level);
+	uint32_t n = atomic_load_explicit(&l[0], memory_order_acquire);
+	int rc = 0;
+
+	for (uint32_t i = 1; i <= n && rc == 0; i++) {
+		uint32_t e = atomic_load_explicit(&l[i], memory_order_acquire);
+		if (e >= s->limit || !visit(s->vis, e))
+			continue;
+		__builtin_prefetch(hnsw_vector(s->h, e));
+		float d = hnsw_distance(s->h, s->q, e);
+		bool full = s->res.n >= ef;
+		if (full && d >= s->res.v[0].distance)
+			continue;
+		if ((rc = heap_push(&s->cand, e, d)) == 0)
+			rc = offer(s, e, d, ef);
+	}
+	return rc;
+}
+
+/* Beam search on one level from the entry points already in s->cand;
+ * leaves the best ef accepted slots in s->res (a max-heap). */
+static int search_layer(struct layer_search *s, int level, uint32_t ef)
+{
+	int rc = 0;
+
+	while (s->cand.n > 0 && rc == 0) {
+		struct hnsw_hit c = heap_pop(&s->cand);
+		if (s->res.n >= ef && c.distance > s->res.v[0].distance)
+			break;
+		rc = expand(s, c.slot, level, ef);
+	}
+	s->cand.n = 0;
+	return rc;
+}
+
+/* Greedy descent: the closest slot to q on level, starting at cur. */
+static uint32_t greedy(struct hnsw *h, const float *q, uint32_t cur, int level, uint32_t limit)
+{
+	float best = hnsw_distance(h, q, cur);
+
+	for (bool moved = true; moved;) {
+		moved = false;
+		_Atomic uint32_t *l = links(h, cur, level);
+		uint32_t n = atomic_load_explicit(&l[0], memory_order_acquire);
+		for (uint32_t i = 1; i <= n; i++) {
+			uint32_t e = atomic_load_explicit(&l[i], memory_order_acquire);
+			if (e >= limit)
+				continue;
+			float d = hnsw_distance(h, q, e);
+			if (d < best) {
+				best = d;
+				cur = e;
+				moved = true;
+			}
+		}
+	}
+	return cur;
+}
+
+static int by_distance(const void *a, const void *b)
+{
+	float x = ((const struct hnsw_hit *)a)->distance,
+	      y = ((const struct hnsw_hit *)b)->distance;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+int hnsw_search(struct hnsw *h, const float *query, uint32_t k, uint32_t ef, hnsw_filter_fn filter,
+                void *ctx, struct hnsw_hit *out, size_t *n)
+{
+	uint64_t entry = atomic_load_explicit(&h->entry, memory_order_acquire);
+	struct layer_search s = {.h = h,
+	                         .q = query,
+	                         .filter = filter,
+	                         .ctx = ctx,
+	                         .skip_deleted = true,
+	                         .vis = &t_visited,
+	                         .res = {.max = true}};
+	int rc;
+
+	*n = 0;
+	s.limit = atomic_load_explicit(&h->count, memory_order_acquire);
+	if (k == 0 || entry == NO_ENTRY || s.limit == 0)
+		return 0;
+	if (ef < k)
+		ef = k;
+	if ((rc = visited_begin(s.vis, s.limit)) < 0)
+		return rc;
+	uint32_t cur = (uint32_t)entry;
+	for (int l = (int)(entry >> 32); l > 0; l--)
+		cur = greedy(h, query, cur, l, s.limit);
+	visit(s.vis, cur);
+	float d = hnsw_distance(h, query, cur);
+	if ((rc = heap_push(&s.cand, cur, d)) == 0 && (rc = offer(&s, cur, d, ef)) == 0)
+		rc = search_layer(&s, 0, ef);
+	if (rc == 0) {
+		while (s.res.n > k)
+			heap_pop(&s.res);
+		memcpy(out, s.res.v, s.res.n * sizeof *out);
+		*n = s.res.n;
+		qsort(out, *n, sizeof *out, by_distance);
+	}
+	sutra_free(s.cand.v);
+	sutra_free(s.res.v);
+	return rc;
+}
+
+/* ---- insertion ------------------------------------------------------------ */
+
+/* The neighbour-selection heuristic: from cand (sorted nearest first, by
+ * distance to the base), keep a candidate only if it is closer to the base
+ * than to every one kept so far; at most max. Returns how many were kept
+ * (moved to the front of cand). */
+static size_t select_neighbours(struct hnsw *h, struct hnsw_hit *cand, size_t n, size_t max)
+{
+	size_t kept = 0;
+
+	qsort(cand, n, sizeof *cand, by_distance);
+	for (size_t i = 0; i < n && kept < max; i++) {
+		bool good = true;
+		const float *v = hnsw_vector(h, cand[i].slot);
+		for (size_t j = 0; j < kept && good; j++)
+			good = dist_vec(h, v, hnsw_vector(h, cand[j].slot)) > cand[i].distance;
+		if (good)
+			cand[kept++] = cand[i];
+	}
+	return kept;
+}
+
+static void set_links(_Atomic uint32_t *l, const struct hnsw_hit *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		atomic_store_explicit(&l[1 + i], v[i].slot, memory_order_release);
+	atomic_store_explicit(&l[0], (uint32_t)n, memory_order_release);
+}
+
+/* Adds a reverse link nb -> slot on level, re-pruning a full list. */
+static int link_back(struct hnsw *h, uint32_t nb, uint32_t slot, int level)
+{
+	_Atomic uint32_t *l = links(h, nb, level);
+	uint32_t max = level == 0 ? h->m0 : h->cfg.M;
+	uint32_t n = atomic_load_explicit(&l[0], memory_order_relaxed);
+	struct hnsw_hit cand[2 * 128 + 1];
+	const float *base = hnsw_vector(h, nb);
+
+	if (n < max) {
+		atomic_store_explicit(&l[1 + n], slot, memory_order_release);
+		atomic_store_explicit(&l[0], n + 1, memory_order_release);
+		return 0;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		cand[i].slot = atomic_load_explicit(&l[1 + i], memory_order_relaxed);
+		cand[i].distance = dist_vec(h, base, hnsw_vector(h, cand[i].slot));
+	}
+	cand[n].slot = slot;
+	cand[n].distance = dist_vec(h, base, hnsw_vector(h, slot));
+	size_t kept = select_neighbours(h, cand, n + 1, max);
+	set_links(l, cand, kept);
+	return 0;
+}
+
+static uint32_t random_level(struct hnsw *h)
+{
+	uint64_t z = (h->rng += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	double u = ((double)(z >> 11) + 0.5) / 9007199254740992.0;
+	double level = -log(u) * h->ml;
+	return level > 15 ? 15 : (uint32_t)level;
+}
+
+/* Writes the new node's record and vector (not yet reachable). */
+static int node_init(struct hnsw *h, uint32_t slot, const uint8_t key[16], const float *vec,
+                     uint32_t level)
+{
+	int rc;
+
+	if (!chunk_of(h, slot) && (rc = chunk_add(h, slot >> CHUNK_BITS)) < 0)
+		return rc;
+	struct node_info *ni = info(h, slot);
+	_Atomic uint32_t *up = NULL;
+	if (level > 0 && !(up = sutra_calloc((size_t)level * (1 + h->cfg.M), sizeof *up)))
+		return err_set(SUTRA_ENOMEM, "out of memory for index links");
+	memcpy(ni->key, key, 16);
+	ni->level = (uint8_t)level;
+	atomic_store_explicit(&ni->deleted, 0, memory_order_relaxed);
+	atomic_store_explicit(&ni->upper, up, memory_order_release);
+	float *v = (float *)hnsw_vector(h, slot);
+	memcpy(v, vec, (size_t)h->cfg.dim * sizeof *v);
+	if (h->cfg.metric == HNSW_COSINE) {
+		float norm = sqrtf(h->k->dot(v, v, h->cfg.dim));
+		for (uint32_t i = 0; norm > 0 && i < h->cfg.dim; i++)
+			v[i] /= norm;
+	}
+	return 0;
+}
+
+/* Connects slot on levels min(level, top)..0, starting from cur. */
+static int connect(struct hnsw *h, uint32_t slot, uint32_t level, uint32_t cur, uint32_t top)
+{
+	const float *q = hnsw_vector(h, slot);
+	struct layer_search s = {
+	    .h = h, .q = q, .limit = slot, .vis = &t_visited, .res = {.max = true}};
+	int rc = 0;
+
+	for (int l = (int)(level < top ? level : top); l >= 0 && rc == 0; l--) {
+		if ((rc = visited_begin(s.vis, slot)) < 0)
+			break;
+		visit(s.vis, cur);
+		float d = hnsw_distance(h, q, cur);
+		s.res.n = 0;
+		if ((rc = heap_push(&s.cand, cur, d)) < 0 ||
+		    (rc = offer(&s, cur, d, h->cfg.ef_construction)) < 0 ||
+		    (rc = search_layer(&s, l, h->cfg.ef_construction)) < 0)
+			break;
+		size_t kept = select_neighbours(h, s.res.v, s.res.n, h->cfg.M);
+		cur = s.res.v[0].slot; /* the nearest, after the sort */
+		set_links(links(h, slot, l), s.res.v, kept);
+		for (size_t i = 0; i < kept && rc == 0; i++)
+			rc = link_back(h, s.res.v[i].slot, slot, l);
+	}
+	sutra_free(s.cand.v);
+	sutra_free(s.res.v);
+	return rc;
+}
+
+int hnsw_add(struct hnsw *h, const uint8_t key[16], const float *vec, uint32_t *slot_out)
+{
+	uint32_t slot = h->added, level = random_level(h);
+	uint64_t entry = atomic_load_explicit(&h->entry, memory_order_relaxed);
+	int rc;
+
+	if (slot >= (uint64_t)MAX_CHUNKS * CHUNK)
+		return err_set(SUTRA_ETOOBIG, "the vector index is full (%u vectors)", slot);
+	if ((rc = node_init(h, slot, key, vec, level)) < 0)
+		return rc;
+	if (entry != NO_ENTRY) {
+		uint32_t cur = (uint32_t)entry, top = (uint32_t)(entry >> 32);
+		for (int l = (int)top; l > (int)level; l--)
+			cur = greedy(h, hnsw_vector(h, slot), cur, l, slot);
+		if ((rc = connect(h, slot, level, cur, top)) < 0)
+			return rc;
+	}
+	h->added++;
+	atomic_store_explicit(&h->count, h->added, memory_order_release);
+	if (entry == NO_ENTRY || level > (uint32_t)(entry >> 32))
+		atomic_store_explicit(&h->entry, (uint64_t)level << 32 | slot,
+		                      memory_order_release);
+	*slot_out = slot;
+	return 0;
+}
+
+void hnsw_delete(struct hnsw *h, uint32_t slot)
+{
+	if (slot < h->added)
+		atomic_store_explicit(&info(h, slot)->deleted, 1, memory_order_release);
+}
+
+const uint8_t *hnsw_key(const struct hnsw *h, uint32_t slot)
+{
+	return info(h, slot)->key;
+}
+
+bool hnsw_is_deleted(const struct hnsw *h, uint32_t slot)
+{
+	return atomic_load_explicit(&info(h, slot)->deleted, memory_order_acquire) != 0;
+}
+
+uint32_t hnsw_count(const struct hnsw *h)
+{
+	return atomic_load_explicit(&((struct hnsw *)h)->count, memory_order_acquire);
+}

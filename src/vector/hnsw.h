@@ -1,0 +1,66 @@
+/* hnsw.h - a Hierarchical Navigable Small World graph for approximate
+ * k-nearest-neighbour search (Malkov & Yashunin), written for this engine.
+ *
+ * One writer at a time adds vectors (the caller serialises hnsw_add and
+ * hnsw_delete); any number of readers search concurrently and never wait.
+ * Storage is chunked (nodes never move, so a reader's pointers stay valid
+ * while the index grows). A neighbour list is a count followed by slots:
+ * the writer stores slots first and the count last, both with release
+ * order; readers load with acquire. A list being re-pruned may be read half
+ * old, half new: every slot in it is still a valid, fully written node, and
+ * a search only needs valid slots, not a particular snapshot.
+ *
+ * Metrics: cosine (vectors normalised on insert, distance 1 - dot), L2
+ * (squared), inner product (distance 1 - dot, vectors as given). Deleted
+ * slots are tombstones: searches walk through them but never return them.
+ */
+#ifndef SUTRA_VECTOR_HNSW_H
+#define SUTRA_VECTOR_HNSW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum hnsw_metric { HNSW_COSINE = 0, HNSW_L2 = 1, HNSW_IP = 2 };
+
+struct hnsw_config {
+	uint32_t dim;             /* 1..4096 */
+	uint32_t M;               /* links per node on upper levels (2M on level 0), 2..128 */
+	uint32_t ef_construction; /* candidate list while inserting, >= M */
+	int metric;               /* enum hnsw_metric */
+	uint64_t seed;            /* level generator */
+};
+
+struct hnsw_hit {
+	uint32_t slot;
+	float distance;
+};
+
+/* Accepts or rejects a slot during a search (filtered search). */
+typedef bool (*hnsw_filter_fn)(void *ctx, uint32_t slot);
+
+struct hnsw;
+
+int hnsw_new(const struct hnsw_config *cfg, struct hnsw **out);
+void hnsw_free(struct hnsw *h);
+
+/* Writer: adds a vector under a caller key; *slot gets its slot. */
+int hnsw_add(struct hnsw *h, const uint8_t key[16], const float *vec, uint32_t *slot);
+/* Writer: tombstones a slot. */
+void hnsw_delete(struct hnsw *h, uint32_t slot);
+
+/* Reader: the k nearest live slots accepted by filter (NULL: all), best
+ * first, exploring max(ef, k) candidates. out has room for k; *n gets the
+ * number found. */
+int hnsw_search(struct hnsw *h, const float *query, uint32_t k, uint32_t ef, hnsw_filter_fn filter,
+                void *ctx, struct hnsw_hit *out, size_t *n);
+
+/* Reader: the key stored with a slot; its vector (normalised for cosine). */
+const uint8_t *hnsw_key(const struct hnsw *h, uint32_t slot);
+const float *hnsw_vector(const struct hnsw *h, uint32_t slot);
+bool hnsw_is_deleted(const struct hnsw *h, uint32_t slot);
+uint32_t hnsw_count(const struct hnsw *h); /* slots ever added */
+/* Distance between a query and a slot, in the index's metric. */
+float hnsw_distance(const struct hnsw *h, const float *query, uint32_t slot);
+
+#endif
