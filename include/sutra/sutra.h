@@ -107,6 +107,9 @@ typedef struct sutra_options {
 	uint32_t sched_min_interval_ms;  /* background scheduler, 1..100 (default 1) */
 	uint32_t sched_base_interval_ms; /* min..max (default 10) */
 	uint32_t sched_max_interval_ms;  /* min..1000 (default 100) */
+	int vector_index;                /* HNSW index for vector search, 0/1 (default 1) */
+	uint32_t index_m;                /* HNSW links per node, 2..128 (default 16) */
+	uint32_t index_ef_construction;  /* HNSW build candidates, index_m..4096 (default 200) */
 	int create_if_missing;           /* default 1 */
 	int repair; /* default 0: refuse to open on corruption before the WAL tail */
 } sutra_options;
@@ -307,6 +310,8 @@ typedef struct sutra_stats {
 	/* contents */
 	uint64_t concepts, associations, vectors;
 	uint64_t content_bytes, vector_bytes, meta_bytes;
+	uint64_t vectors_indexed; /* slots in the vector index (updates add slots) */
+	uint64_t index_lag;       /* vector changes the index has not taken in yet */
 	/* writes */
 	uint64_t ops_written;     /* operations acknowledged since open */
 	uint64_t records_written; /* WAL records (a batch is one) */

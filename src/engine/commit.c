@@ -193,8 +193,8 @@ static void async_done(void *arg, int rc, uint64_t lsn, const char *msg)
 	sutra_commit_fn cb = a->cb;
 	void *cb_arg = a->arg;
 
+	cb(cb_arg, rc, lsn, msg); /* msg lives in a: free it afterwards */
 	sutra_free(a);
-	cb(cb_arg, rc, lsn, msg);
 }
 
 int db_commit_async(sutra_db *db, struct opbuf *b, sutra_commit_fn cb, void *arg)

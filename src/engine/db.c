@@ -16,22 +16,42 @@
 #include "util/bytes.h"
 #include "util/clock.h"
 #include "util/err.h"
+#include "vector/vindex.h"
+
+/* Checks every op of a WAL record (or applies them, once all check out):
+ * a record that does not decode whole is applied not at all, so cutting
+ * the log there with repair leaves no partial batch behind. */
+static int replay_pass(sutra_db *db, const uint8_t *payload, size_t len, uint32_t count, bool apply)
+{
+	size_t pos = OP_BATCH_HEADER;
+	int rc = 0;
+
+	for (uint32_t k = 0; k < count && rc == 0; k++) {
+		struct op o;
+		if ((rc = op_decode(payload + pos, len - pos, &o)) < 0)
+			break;
+		if (o.dim && o.dim != db->opt.dimension)
+			rc = err_set(SUTRA_ECORRUPT,
+			             "learn op with a vector of dimension %u in a store of "
+			             "dimension %u",
+			             o.dim, db->opt.dimension);
+		else if (apply)
+			rc = store_apply(&db->store, &o, false, true);
+		pos += o.size;
+	}
+	return rc;
+}
 
 /* Applies one WAL record at recovery. */
 static int replay_record(void *ctx, uint64_t lsn, uint8_t *payload, size_t len)
 {
 	sutra_db *db = ctx;
 	uint32_t count;
-	size_t pos = OP_BATCH_HEADER;
 	int rc = op_batch_header(payload, len, &count);
 
-	for (uint32_t k = 0; k < count && rc == 0; k++) {
-		struct op o;
-		if ((rc = op_decode(payload + pos, len - pos, &o)) == 0)
-			rc = store_apply(&db->store, &o, false, true);
-		pos += o.size;
-	}
-	return rc;
+	if (rc == 0)
+		rc = replay_pass(db, payload, len, count, false);
+	return rc < 0 ? rc : replay_pass(db, payload, len, count, true);
 }
 
 static int open_manifest(sutra_db *db, bool *created)
@@ -108,6 +128,15 @@ static int recover(sutra_db *db)
 	return rc;
 }
 
+static int open_vindex(sutra_db *db)
+{
+	struct vindex_config cfg = {.dim = db->opt.dimension,
+	                            .M = db->opt.index_m,
+	                            .ef_construction = db->opt.index_ef_construction};
+
+	return db->opt.vector_index ? vindex_open(&db->store, &cfg, &db->vindex) : 0;
+}
+
 static int open_dir(sutra_db *db)
 {
 	struct stat st;
@@ -125,6 +154,7 @@ static int open_dir(sutra_db *db)
 
 static void db_free(sutra_db *db)
 {
+	vindex_close(db->vindex);
 	store_destroy(&db->store);
 	for (size_t i = 0; i < db->nmaps; i++)
 		io_munmap(db->maps[i].addr, db->maps[i].size);
@@ -164,7 +194,12 @@ int sutra_open(const char *dir, const sutra_options *o, sutra_db **out)
 	if ((rc = store_init(&db->store)) < 0 || (rc = open_dir(db)) < 0 ||
 	    (rc = io_lock_dir(db->dir, &db->lock_fd)) < 0 ||
 	    (rc = open_manifest(db, &created)) < 0 || (rc = recover(db)) < 0 ||
-	    (rc = bg_start(db)) < 0)
+	    (rc = open_vindex(db)) < 0 || (rc = bg_start(db)) < 0)
+		goto fail;
+	/* A repair skipped or cut something: checkpoint now, so the next open
+	 * without repair finds a clean store instead of the same damage. */
+	db->rewrite_checkpoint = db->opt.repair != 0;
+	if (db->opt.repair && (rc = bg_checkpoint(db)) < 0)
 		goto fail;
 	*out = db;
 	return 0;

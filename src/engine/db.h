@@ -52,12 +52,14 @@ struct sutra_db {
 		pthread_t committer;
 	} cq;
 	struct store store;
+	struct vindex *vindex; /* NULL when vector_index is off */
 	struct wal *wal;
 	struct manifest manifest;
 	struct ckpt_map *maps;
 	size_t nmaps;
 	struct background bg;
 	_Atomic int closing;
+	bool rewrite_checkpoint; /* after a repair: make what it kept permanent */
 	_Atomic int apply_error; /* sticky: an applied record failed in memory */
 	_Atomic uint64_t ops_written, records_written;
 	_Atomic uint64_t checkpoints, checkpoint_bytes, checkpoint_last_us, checkpoint_lsn;

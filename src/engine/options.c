@@ -33,6 +33,9 @@ void sutra_options_init(sutra_options *o)
 	o->sched_min_interval_ms = 1;
 	o->sched_base_interval_ms = 10;
 	o->sched_max_interval_ms = 100;
+	o->vector_index = 1;
+	o->index_m = 16;
+	o->index_ef_construction = 200;
 	o->create_if_missing = 1;
 	o->repair = 0;
 }
@@ -73,6 +76,9 @@ int sutra_options_validate(const sutra_options *o)
 	                1000)) < 0 ||
 	    (rc = range("sched_base_interval_ms", o->sched_base_interval_ms,
 	                o->sched_min_interval_ms, o->sched_max_interval_ms)) < 0 ||
+	    (rc = range("vector_index", (uint64_t)o->vector_index, 0, 1)) < 0 ||
+	    (rc = range("index_m", o->index_m, 2, 128)) < 0 ||
+	    (rc = range("index_ef_construction", o->index_ef_construction, o->index_m, 4096)) < 0 ||
 	    (rc = range("create_if_missing", (uint64_t)o->create_if_missing, 0, 1)) < 0 ||
 	    (rc = range("repair", (uint64_t)o->repair, 0, 1)) < 0)
 		return rc;
@@ -177,6 +183,8 @@ int sutra_options_set(sutra_options *o, const char *key, const char *value)
 		return set_flag(&o->create_if_missing, key, value);
 	if (strcmp(key, "repair") == 0)
 		return set_flag(&o->repair, key, value);
+	if (strcmp(key, "vector_index") == 0)
+		return set_flag(&o->vector_index, key, value);
 	for (size_t i = 0; i < sizeof numeric / sizeof numeric[0]; i++) {
 		if (strcmp(key, numeric[i].key) != 0)
 			continue;

@@ -168,8 +168,9 @@ int db_checkpoint_now(sutra_db *db)
 	pthread_mutex_lock(&db->bg.mu);
 	db->bg.ckpt_wal_mark = ws.written_bytes + ws.pending_bytes;
 	pthread_mutex_unlock(&db->bg.mu);
-	if (lsn == atomic_load(&db->checkpoint_lsn))
+	if (lsn == atomic_load(&db->checkpoint_lsn) && !db->rewrite_checkpoint)
 		return 0; /* nothing new */
+	db->rewrite_checkpoint = false;
 	struct manifest m = db->manifest;
 	m.checkpoint_lsn = lsn;
 	if ((rc = ckpt_write(db->dir, &db->store, lsn, db->opt.dimension, sync_log, db, &res)) <

@@ -6,6 +6,7 @@
 #include "engine/db.h"
 #include "util/clock.h"
 #include "util/err.h"
+#include "vector/vindex.h"
 
 static void fill_health(sutra_db *db, sutra_stats *s)
 {
@@ -34,6 +35,8 @@ int sutra_stats_get(sutra_db *db, sutra_stats *s)
 	s->content_bytes = atomic_load(&db->store.n.content_bytes);
 	s->vector_bytes = atomic_load(&db->store.n.vector_bytes);
 	s->meta_bytes = atomic_load(&db->store.n.meta_bytes);
+	if (db->vindex)
+		vindex_figures(db->vindex, &s->vectors_indexed, &s->index_lag);
 	s->ops_written = atomic_load(&db->ops_written);
 	s->records_written = atomic_load(&db->records_written);
 	wal_stats_get(db->wal, &ws);

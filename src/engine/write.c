@@ -14,6 +14,7 @@
 #include "util/bytes.h"
 #include "util/clock.h"
 #include "util/err.h"
+#include "vector/vindex.h"
 
 /* What earlier ops of the batch being validated did, so that later ops are
  * checked against the store as the batch will leave it. Open addressing,
@@ -294,6 +295,17 @@ static int prepare_batch(sutra_db *db, const struct opbuf *b, const uint8_t *pay
 	return rc;
 }
 
+/* Does the op add, replace or remove a vector the index must follow? */
+static bool vector_changes(sutra_db *db, const struct op *o)
+{
+	if (!db->vindex || (o->kind != OP_LEARN && o->kind != OP_DELETE))
+		return false;
+	if (o->kind == OP_LEARN && o->dim)
+		return true;
+	struct node *old = store_find(&db->store, o->id);
+	return old && old->vec;
+}
+
 /* Applies a logged batch. Only a batch's association growth can still run
  * out of memory here; that leaves memory behind the log, so the store
  * turns read-only until it is reopened (the WAL has the whole batch). */
@@ -306,10 +318,13 @@ static int apply_batch(sutra_db *db, const uint8_t *payload, size_t len, uint64_
 	for (uint32_t k = 0; k < count; k++) {
 		struct op o;
 		int rc = op_decode(payload + pos, len - pos, &o);
+		bool vector_change = rc == 0 && vector_changes(db, &o);
 		if (rc == 0 && o.kind == OP_LEARN)
 			rc = store_apply_node(&db->store, p->nodes[p->used++]);
 		else if (rc == 0)
 			rc = store_apply(&db->store, &o, false, false);
+		if (rc == 0 && vector_change)
+			rc = vindex_note(db->vindex, o.id);
 		if (rc < 0) {
 			atomic_store(&db->apply_error, rc);
 			return err_set(rc,

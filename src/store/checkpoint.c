@@ -286,8 +286,8 @@ static int check_frame(const char *path, const uint8_t *p, uint64_t size, uint64
 }
 
 /* Validates and applies the record at pos; *next gets the following offset. */
-static int load_record(const char *path, const uint8_t *p, uint64_t end, uint64_t pos, bool repair,
-                       struct store *s, struct ckpt_result *res, uint64_t *next)
+static int load_record(const char *path, const uint8_t *p, uint64_t end, uint64_t pos, uint32_t dim,
+                       bool repair, struct store *s, struct ckpt_result *res, uint64_t *next)
 {
 	struct op o;
 	uint32_t len = end - pos >= 8 ? ld32(p + pos + 4) : 0;
@@ -298,7 +298,7 @@ static int load_record(const char *path, const uint8_t *p, uint64_t end, uint64_
 	*next = pos + 8 + len;
 	bool ok = crc32c_extend(crc32c(p + pos + 4, 4), p + pos + 8, len) == ld32(p + pos) &&
 	          op_decode(p + pos + 8, len, &o) == 0 && o.size == len &&
-	          (o.kind == OP_LEARN || o.kind == OP_ASSOC);
+	          (o.kind == OP_LEARN || o.kind == OP_ASSOC) && (o.dim == 0 || o.dim == dim);
 	if (!ok) {
 		if (!repair)
 			return err_set(SUTRA_ECORRUPT,
@@ -342,7 +342,7 @@ int ckpt_load(const char *dir, uint64_t lsn, uint32_t dim, bool repair, struct s
 	    (rc = store_reserve(s, (size_t)expect)) < 0)
 		return rc;
 	for (uint64_t pos = HDR; pos < end && rc == 0;)
-		rc = load_record(path, p, end, pos, repair, s, res, &pos);
+		rc = load_record(path, p, end, pos, dim, repair, s, res, &pos);
 	if (rc == 0 && !repair &&
 	    (res->concepts != ld64(p + end + 8) || res->associations != ld64(p + end + 16)))
 		rc = err_set(SUTRA_ECORRUPT, "%s: record counts differ from the footer", path);

@@ -298,6 +298,10 @@ static int decode_learn(const uint8_t *p, size_t avail, struct op *o)
 		return err_set(SUTRA_ECORRUPT, "learn op metadata malformed");
 	if (check_scores(o->strength, o->confidence) < 0)
 		return err_set(SUTRA_ECORRUPT, "learn op scores out of range");
+	for (uint32_t i = 0; i < o->dim; i++)
+		if (!isfinite(ldf32(p + OP_LEARN_FIXED + (size_t)i * 4)))
+			return err_set(SUTRA_ECORRUPT, "learn op vector component %u is not finite",
+			               i);
 	return 0;
 }
 

@@ -98,7 +98,8 @@ void op_learn_encode(uint8_t *dst, const uint8_t *id, uint64_t created, uint64_t
 void op_assoc_encode(uint8_t *dst, int kind, const uint8_t *src, const uint8_t *dst_id,
                      unsigned type, float confidence);
 
-/* Decodes the op at p[0..avail). Returns 0 or SUTRA_ECORRUPT with a reason
+/* Decodes the op at p[0..avail) (dimension unchecked: callers compare it
+ * with their store's). Returns 0 or SUTRA_ECORRUPT with a reason
  * in the thread's error message (callers add file and offset). */
 int op_decode(const uint8_t *p, size_t avail, struct op *out);
 /* Checks the batch header; *count gets op_count. */

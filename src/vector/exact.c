@@ -1,19 +1,17 @@
 /* exact.c - exact k-nearest-neighbour search by cosine similarity.
  *
- * A scan of every vector in the store, keeping the best k in a min-heap.
- * It is the ground truth the approximate index is measured against and
- * the engine's search until that index exists; ef_search only matters to
- * the index (an exact scan is already exact).
+ * A scan of every vector in the store, keeping the best k in a min-heap:
+ * the ground truth the index is measured against, and the search used while
+ * the index is first built. The caller is inside an epoch.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/db.h"
+#include "store/store.h"
+#include "vector/vindex.h"
 #include "util/alloc.h"
 #include "util/err.h"
-
-#define MAX_K 1000
 
 static float norm(const float *v, uint32_t d)
 {
@@ -81,46 +79,23 @@ static int by_similarity_desc(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : memcmp(a, b, 16);
 }
 
-static int check_query(sutra_db *db, const float *q, uint32_t dim, uint32_t k)
+int vector_exact_search(struct store *s, const float *q, uint32_t dim, uint32_t k, sutra_hit *out,
+                        size_t *n)
 {
-	if (dim != db->opt.dimension)
-		return err_set(SUTRA_EINVAL,
-		               "query dimension %u does not match the store's dimension %u", dim,
-		               db->opt.dimension);
-	if (k > MAX_K)
-		return err_set(SUTRA_ETOOBIG, "k too large: %u (max: %d)", k, MAX_K);
-	for (uint32_t i = 0; i < dim; i++)
-		if (!isfinite(q[i]))
-			return err_set(SUTRA_EINVAL, "query component %u is not finite", i);
-	return 0;
-}
+	float qn = norm(q, dim);
 
-int sutra_vector_search(sutra_db *db, const float *query, uint32_t dim, uint32_t k,
-                        uint32_t ef_search, sutra_hit *out, size_t *n)
-{
-	int rc = db_check_open(db);
-
-	if (rc < 0)
-		return rc;
-	if (!query || !n || (k && !out))
-		return err_set(SUTRA_EINVAL, "vector_search: NULL argument");
-	if ((rc = check_query(db, query, dim, k)) < 0)
-		return rc;
 	*n = 0;
-	float qn = norm(query, dim);
 	if (k == 0 || qn == 0)
 		return 0;
-	epoch_enter();
-	struct table *t = atomic_load_explicit(&db->store.tab, memory_order_acquire);
+	struct table *t = atomic_load_explicit(&s->tab, memory_order_acquire);
 	for (size_t i = 0; i <= t->mask; i++) {
 		struct node *nd = table_node(t, i);
 		if (!nd || !nd->vec)
 			continue;
 		float vn = norm(nd->vec, dim);
-		float sim = vn > 0 ? dot(query, nd->vec, dim) / (qn * vn) : 0;
+		float sim = vn > 0 ? dot(q, nd->vec, dim) / (qn * vn) : 0;
 		offer(out, n, k, nd->id, sim);
 	}
-	epoch_exit();
 	qsort(out, *n, sizeof *out, by_similarity_desc);
 	return 0;
 }

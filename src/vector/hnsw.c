@@ -16,6 +16,7 @@
 #include "vector/hnsw.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,11 +224,38 @@ struct visited {
 };
 
 static _Thread_local struct visited t_visited;
+static _Thread_local float *t_query;
+static _Thread_local uint32_t t_query_dim;
+static pthread_key_t t_key;
+static pthread_once_t t_key_once = PTHREAD_ONCE_INIT;
+
+/* Frees a thread's search buffers when it exits. */
+static void thread_buffers_free(void *unused)
+{
+	sutra_free(t_visited.tag);
+	sutra_free(t_query);
+	memset(&t_visited, 0, sizeof t_visited);
+	t_query = NULL;
+	t_query_dim = 0;
+}
+
+static void key_create(void)
+{
+	pthread_key_create(&t_key, thread_buffers_free);
+}
+
+/* Registers the calling thread's buffers for freeing at its exit. */
+static void buffers_owned(void)
+{
+	pthread_once(&t_key_once, key_create);
+	pthread_setspecific(t_key, &t_visited);
+}
 
 static int visited_begin(struct visited *v, size_t n)
 {
 	if (n > v->cap) {
 		size_t cap = n + n / 2 + 1024;
+		buffers_owned();
 		uint16_t *t = sutra_calloc(cap, sizeof *t);
 		if (!t)
 			return err_set(SUTRA_ENOMEM, "out of memory for a visited set of %zu", cap);

@@ -89,7 +89,9 @@ struct replay {
 	wal_replay_fn fn;
 	void *ctx;
 	struct wal_replay_info *info;
-	uint64_t expect; /* next lsn; 0 until the first segment */
+	uint64_t expect;         /* next lsn; 0 until the first segment */
+	const char *undecodable; /* points at undecodable_why */
+	char undecodable_why[200];
 };
 
 /* Walks one mapped segment. *end gets the offset where valid records end. */
@@ -109,6 +111,12 @@ static int walk_records(struct replay *r, const struct seg_view *s, uint64_t *en
 		}
 		if (lsn >= r->from_lsn) {
 			int rc = r->fn(r->ctx, lsn, (uint8_t *)s->p + pos + WAL_RECORD_HEADER, len);
+			if (rc == SUTRA_ECORRUPT) { /* checksum fine, content not */
+				snprintf(r->undecodable_why, sizeof r->undecodable_why, "%s",
+				         sutra_last_error());
+				*why = r->undecodable;
+				break;
+			}
 			if (rc < 0)
 				return err_set(rc, "%s: offset %" PRIu64 ": record %" PRIu64 ": %s",
 				               s->path, pos, lsn, sutra_last_error());
@@ -138,6 +146,37 @@ static int cut_tail(const char *path, int fd, uint64_t at, uint64_t size,
 	return rc;
 }
 
+static bool all_zero(const uint8_t *p, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* Removes a segment that holds nothing usable (repair, or a segment whose
+ * creation never reached the disk) and reports it. */
+static int drop_segment(struct replay *r, const char *path, uint64_t size, const char *why)
+{
+	const char *name = strrchr(path, '/');
+
+	r->info->torn_bytes += size;
+	snprintf(r->info->torn_where, sizeof r->info->torn_where, "removed %.160s: %s",
+	         name ? name + 1 : path, why);
+	return io_unlink(path);
+}
+
+/* A segment whose header or position in the sequence is wrong. */
+static int bad_segment(struct replay *r, const struct seg_view *s, bool last, int rc, bool *stop)
+{
+	if (rc == SUTRA_ECORRUPT && last && all_zero(s->p, s->size))
+		return drop_segment(r, s->path, s->size, "created but never written (all zeros)");
+	if (rc != SUTRA_ECORRUPT || !r->repair)
+		return rc;
+	*stop = true;
+	return drop_segment(r, s->path, s->size, "damaged segment dropped by repair");
+}
+
 /* Replays one segment; *stop is set when later segments must be dropped. */
 static int replay_segment(struct replay *r, const char *path, uint64_t name_lsn, bool last,
                           bool *stop)
@@ -151,29 +190,31 @@ static int replay_segment(struct replay *r, const char *path, uint64_t name_lsn,
 	    (rc = io_file_size(fd, &s.size, path)) < 0)
 		goto out;
 	if (last && s.size < WAL_HEADER_SIZE) { /* crashed while creating it */
-		io_close(fd);
-		fd = -1;
-		r->info->torn_bytes += s.size;
-		snprintf(r->info->torn_where, sizeof r->info->torn_where,
-			 "removed a segment cut short while it was created (%" PRIu64 " bytes)",
-			 s.size);
-		rc = io_unlink(path);
+		rc = drop_segment(r, path, s.size, "cut short while it was created");
 		goto out;
 	}
 	if ((rc = io_mmap_ro(fd, s.size, (const void **)&s.p, path)) < 0)
 		goto out;
-	if ((rc = check_header(&s, name_lsn)) < 0)
-		goto unmap;
-	if (r->expect == 0)
+	if ((rc = check_header(&s, name_lsn)) == 0 && r->expect == 0)
 		r->expect = s.first_lsn;
-	if (s.first_lsn != r->expect) {
+	if (rc == 0 && s.first_lsn != r->expect)
 		rc = err_set(SUTRA_ECORRUPT, "%s: starts at lsn %" PRIu64 ", expected %" PRIu64,
 		             path, s.first_lsn, r->expect);
+	if (rc < 0) {
+		rc = bad_segment(r, &s, last, rc, stop);
 		goto unmap;
 	}
-	if ((rc = walk_records(r, &s, &end, &why)) < 0 || end == s.size)
+	if ((rc = walk_records(r, &s, &end, &why)) < 0)
 		goto unmap;
-	if (!last || later_record_covers(&s, end, r->expect)) {
+	if (end == s.size) {
+		/* Replayed records may never have been synced (the last run was
+		 * killed, or ran without sync): make them durable before anything
+		 * written after them is acknowledged. */
+		if (last)
+			rc = io_fdatasync(SUTRA_SITE_WAL_FSYNC, fd, path);
+		goto unmap;
+	}
+	if (!last || why == r->undecodable || later_record_covers(&s, end, r->expect)) {
 		if (!r->repair) {
 			rc = err_set(SUTRA_ECORRUPT,
 			             "%s: offset %" PRIu64 ": %s in acknowledged data (lsn %" PRIu64
@@ -194,12 +235,13 @@ out:
 int wal_replay(const char *dir, uint64_t from_lsn, bool repair, wal_replay_fn fn, void *ctx,
                struct wal_replay_info *info)
 {
-	struct replay r = {dir, from_lsn, repair, fn, ctx, info, 0};
+	struct replay r = {dir, from_lsn, repair, fn, ctx, info, 0, NULL, ""};
 	char **names = NULL, path[4096];
 	size_t n = 0;
 	uint64_t *lsns = NULL;
 	int rc;
 
+	r.undecodable = r.undecodable_why;
 	memset(info, 0, sizeof *info);
 	if ((rc = io_list(dir, "wal-", &names, &n)) < 0)
 		return rc;
@@ -222,6 +264,11 @@ int wal_replay(const char *dir, uint64_t from_lsn, bool repair, wal_replay_fn fn
 		}
 		if (i + 1 < n && lsns[i + 1] <= from_lsn)
 			continue; /* wholly before the checkpoint */
+		if (r.expect == 0 && lsns[i] > from_lsn && r.repair) {
+			stop = true; /* nothing usable after a missing segment */
+			rc = io_unlink(path);
+			continue;
+		}
 		if (r.expect == 0 && lsns[i] > from_lsn) {
 			rc = err_set(SUTRA_ECORRUPT,
 			             "%s: the WAL starts at lsn %" PRIu64 " but lsn %" PRIu64

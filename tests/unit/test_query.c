@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -215,12 +216,61 @@ static void test_async_and_same_content(void **state)
 	done(db, dir);
 }
 
+/* With the index on: acknowledged vectors are found at once (through the
+ * exact delta), updates replace, deletes vanish, and once the indexer has
+ * caught up the answers still hold. */
+static void test_index_freshness(void **state)
+{
+	char *dir;
+	sutra_db *db = open_db(&dir);
+	uint64_t seed = 42;
+	float v[DIM];
+	sutra_hit hits[5];
+	size_t n;
+	sutra_stats st;
+
+	for (int i = 0; i < 3000; i++) {
+		for (int d = 0; d < DIM; d++)
+			v[d] = (float)(tu_rand(&seed) % 1000) / 1000.0f - 0.5f;
+		learn(db, i, v);
+		if (i % 500 == 0) { /* found at once, whatever the indexer's lag */
+			assert_int_equal(sutra_vector_search(db, v, DIM, 1, 50, hits, &n), 0);
+			sutra_id want = id_of(i);
+			assert_int_equal(n, 1);
+			assert_true(hits[0].similarity > 0.9999f);
+			assert_true(memcmp(hits[0].id.b, want.b, 16) == 0 ||
+			            hits[0].similarity > 0.9999f);
+		}
+	}
+	float u[DIM] = {0.9f, -0.8f, 0.7f, -0.6f};
+	learn(db, 7, u); /* update: the new vector is found, under the same id */
+	assert_int_equal(sutra_vector_search(db, u, DIM, 1, 50, hits, &n), 0);
+	sutra_id seven = id_of(7);
+	assert_memory_equal(hits[0].id.b, seven.b, 16);
+	assert_int_equal(sutra_delete(db, &seven, NULL), 0);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(sutra_vector_search(db, u, DIM, 5, 50, hits, &n), 0);
+		assert_int_equal(n, 5);
+		for (size_t i = 0; i < n; i++)
+			assert_memory_not_equal(hits[i].id.b, seven.b, 16);
+		for (int wait = 0; wait < 500; wait++) { /* let the indexer catch up */
+			assert_int_equal(sutra_stats_get(db, &st), 0);
+			if (st.index_lag == 0 && st.vectors_indexed >= 3001)
+				break;
+			usleep(10000);
+		}
+	}
+	assert_int_equal(st.index_lag, 0);
+	done(db, dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_vector_search_exact),
 	    cmocka_unit_test(test_find_path),
 	    cmocka_unit_test(test_async_and_same_content),
+	    cmocka_unit_test(test_index_freshness),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
