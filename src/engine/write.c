@@ -292,6 +292,8 @@ static int prepare_batch(sutra_db *db, const struct opbuf *b, const uint8_t *pay
 	}
 	if (rc == 0)
 		rc = store_reserve(&db->store, p->count);
+	if (rc == 0 && db->vindex) /* at most one note per op */
+		rc = vindex_reserve(db->vindex, b->count);
 	return rc;
 }
 
@@ -324,7 +326,7 @@ static int apply_batch(sutra_db *db, const uint8_t *payload, size_t len, uint64_
 		else if (rc == 0)
 			rc = store_apply(&db->store, &o, false, false);
 		if (rc == 0 && vector_change)
-			rc = vindex_note(db->vindex, o.id);
+			vindex_note(db->vindex, o.id);
 		if (rc < 0) {
 			atomic_store(&db->apply_error, rc);
 			return err_set(rc,

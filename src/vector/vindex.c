@@ -9,6 +9,7 @@
 #include "vector/vindex.h"
 
 #include <math.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -210,14 +211,18 @@ static void *indexer_main(void *arg)
 
 /* ---- the writer side -------------------------------------------------------- */
 
-/* Replaces a full log by one that starts at the indexer's position. */
-static int log_compact(struct vindex *v, struct store *s)
+/* Replaces the log by one that starts at the indexer's position and has
+ * room for need more entries. */
+static int log_compact(struct vindex *v, struct store *s, uint64_t need)
 {
 	struct dlog *old = atomic_load_explicit(&v->log, memory_order_relaxed);
 	uint64_t done = atomic_load_explicit(&v->done, memory_order_acquire);
 	uint64_t count = old ? atomic_load_explicit(&old->count, memory_order_relaxed) : 0;
 	uint64_t keep = count - (done > (old ? old->base : 0) ? done : (old ? old->base : 0));
-	uint32_t cap = keep * 2 < 1024 ? 1024 : (uint32_t)(keep * 2);
+	uint64_t want = (keep + need) * 2;
+	if (want > UINT32_MAX)
+		return err_set(SUTRA_ETOOBIG, "vector index log of %" PRIu64 " entries", want);
+	uint32_t cap = want < 1024 ? 1024 : (uint32_t)want;
 	struct dlog *l = sutra_malloc(sizeof *l + (size_t)cap * 16);
 
 	if (!l)
@@ -232,16 +237,21 @@ static int log_compact(struct vindex *v, struct store *s)
 	return 0;
 }
 
-int vindex_note(struct vindex *v, const uint8_t id[16])
+int vindex_reserve(struct vindex *v, uint64_t n)
 {
 	struct dlog *l = atomic_load_explicit(&v->log, memory_order_relaxed);
-	int rc;
+	uint64_t used = l ? atomic_load_explicit(&l->count, memory_order_relaxed) - l->base : 0;
 
-	if ((!l || atomic_load_explicit(&l->count, memory_order_relaxed) - l->base == l->cap) &&
-	    (rc = log_compact(v, v->store)) < 0)
-		return rc;
-	l = atomic_load_explicit(&v->log, memory_order_relaxed);
+	if (l && l->cap - used >= n)
+		return 0;
+	return log_compact(v, v->store, n);
+}
+
+void vindex_note(struct vindex *v, const uint8_t id[16])
+{
+	struct dlog *l = atomic_load_explicit(&v->log, memory_order_relaxed);
 	uint64_t count = atomic_load_explicit(&l->count, memory_order_relaxed);
+
 	memcpy(l->ids[count - l->base], id, 16);
 	atomic_store(&l->count, count + 1);
 	if (atomic_load(&v->idle)) {
@@ -249,7 +259,6 @@ int vindex_note(struct vindex *v, const uint8_t id[16])
 		pthread_cond_signal(&v->wake);
 		pthread_mutex_unlock(&v->mu);
 	}
-	return 0;
 }
 
 /* ---- searching ------------------------------------------------------------- */

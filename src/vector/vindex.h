@@ -35,8 +35,11 @@ struct vindex_config {
 int vindex_open(struct store *s, const struct vindex_config *cfg, struct vindex **out);
 /* Stops the indexer and frees the index (no search may be running). */
 void vindex_close(struct vindex *v);
-/* Writer lock held: the concept's vector may have changed. */
-int vindex_note(struct vindex *v, const uint8_t id[16]);
+/* Writer lock held, before logging: room for n notes, so that noting can
+ * never fail after the write is logged. */
+int vindex_reserve(struct vindex *v, uint64_t n);
+/* Writer lock held: the concept's vector may have changed (room reserved). */
+void vindex_note(struct vindex *v, const uint8_t id[16]);
 /* Any thread, inside an epoch: see sutra_vector_search. */
 int vindex_search(struct vindex *v, const float *q, uint32_t k, uint32_t ef, sutra_hit *out,
                   size_t *n);
