@@ -146,7 +146,7 @@ struct race {
 	struct hnsw *h;
 	const float *data;
 	_Atomic int stop;
-	long searches;
+	_Atomic long searches; /* shared by the searcher threads */
 };
 
 static void *searcher(void *arg)
@@ -159,12 +159,12 @@ static void *searcher(void *arg)
 		uint32_t c = hnsw_count(r->h);
 		if (c == 0)
 			continue;
-		assert_int_equal(hnsw_search(r->h, r->data + (size_t)(r->searches % c) * DIM, K, 50,
+		assert_int_equal(hnsw_search(r->h, r->data + (size_t)(atomic_load(&r->searches) % c) * DIM, K, 50,
 		                             NULL, NULL, hits, &n),
 		                 0);
 		for (size_t i = 0; i < n; i++)
 			assert_true(hits[i].slot < hnsw_count(r->h));
-		r->searches++;
+		atomic_fetch_add(&r->searches, 1);
 	}
 	return NULL;
 }
@@ -186,7 +186,7 @@ static void test_search_while_adding(void **state)
 	atomic_store(&r.stop, 1);
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
-	assert_true(r.searches > 0);
+	assert_true(atomic_load(&r.searches) > 0);
 	hnsw_free(r.h);
 	free(data);
 }
