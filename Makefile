@@ -1,5 +1,5 @@
 # Thin wrapper over CMake presets. The two set-up commands:
-#   make run    builds a release and runs the engine's main program
+#   make run    builds a release and runs sutra-server on 127.0.0.1:50051 with ./data
 #   make test   installs missing packages, builds and runs the default suite
 .PHONY: all deps build release test test-asan test-tsan run bench format format-check tidy clean
 
@@ -29,7 +29,7 @@ test-tsan:
 	$(MAKE) test PRESET=tsan CTEST_ARGS="-L stress"
 
 run: release
-	./build/release/sutra-demo $(DATA_DIR)
+	./build/release/sutra-server --host 127.0.0.1 --data-dir $(DATA_DIR)
 
 bench: release
 	@./scripts/setup-deps.sh bench

@@ -175,6 +175,40 @@ struct arena {
 int proto_decode(const uint8_t *p, size_t n, const struct proto_limits *lim, struct arena *a,
                  struct request *out, char *err, size_t errlen);
 
+/* Details of proto_decode (additions to the agreed interface):
+ * - lim may be NULL (the defaults). max_nesting counts containers on the
+ *   way to the deepest one ([[1]] is 2); values above 256 act as 256.
+ * - On failure out->kind is the variant when it was recognised (else -1),
+ *   everything else in out is zero, and a->used is back where it was.
+ * - Fields absent from a map payload take these defaults: LearnOptions as a
+ *   whole and each of its fields (generate_embedding false, embedding_model
+ *   none, extract_associations false, min_association_confidence 0.5,
+ *   max_associations_per_concept 10, strength 1.0, confidence 1.0);
+ *   LearnConcept embedding none, strength and confidence 1.0;
+ *   LearnAssociation and AssocItem confidence 1.0; VectorSearch ef_search 0
+ *   (the engine then uses k); ConceptItem vector/metadata none, strength and
+ *   confidence 1.0; GetNeighborsDetailed direction 3, type -1, limit 0.
+ *   Any optional field may also be given as nil (= absent).
+ *
+ * Arena size. Every array is allocated only after its count has been
+ * checked against the limit and the bytes left in the frame, and is charged
+ * to frame bytes no other allocation is charged to, at most
+ * PROTO_ARENA_PER_BYTE arena bytes per frame byte, alignment included
+ * (a float array: 4 bytes per element of >= 1 byte; a string array: 16 per
+ * string of >= 1 byte; metadata: 32 per entry of >= 3 bytes; a ConceptItem
+ * list: 80 per item of >= 5 bytes besides its vector and metadata, an
+ * AssocItem list 40 per item of >= 5 bytes; item lists are checked in full
+ * before they are allocated). So decoding a frame of n bytes never needs
+ * more than PROTO_ARENA_PER_BYTE * n + PROTO_ARENA_SLACK bytes of arena, and
+ * never more than the most the limits allow (with the default limits,
+ * LearnConcepts: 1000 items with 2048-dim vectors and 256 metadata entries,
+ * about 16.5 MB). proto_arena_bound(n, lim) returns the smaller of the two;
+ * an arena of that capacity never runs out. A smaller one fails the request
+ * with "Request needs more decode memory than the server allows (N bytes)". */
+#define PROTO_ARENA_PER_BYTE 16
+#define PROTO_ARENA_SLACK    64
+size_t proto_arena_bound(size_t n, const struct proto_limits *lim);
+
 /* ---- responses ------------------------------------------------------------ */
 
 /* A growable output buffer. Writers never fail: on allocation failure they

@@ -1,4 +1,4 @@
-/* fuzz_proto.c - fuzz target: proto_decode on raw bytes, with the arena sized by the documented bound.
+/* fuzz_proto.c - fuzz target: proto_decode on raw bytes, arena sized by the documented bound.
  *
  * Each input is decoded twice, with the default limits and with tight ones
  * (so the limit paths are reached by small inputs), each time into an arena
@@ -43,7 +43,7 @@ static void check_str(const struct run *r, struct pstr s, uint32_t max)
 }
 
 static void check_arr(const struct run *r, const void *p, size_t bytes, uint32_t count,
-		      uint32_t max)
+                      uint32_t max)
 {
 	if (count > max)
 		fuzz_fail("an array of %u passed a limit of %u", count, max);
@@ -75,9 +75,9 @@ static void check_item(const struct run *r, const struct concept_item *it)
 	check_score(it->strength);
 	check_score(it->confidence);
 	check_arr(r, it->meta_keys, it->meta_count * sizeof(struct pstr), it->meta_count,
-		  r->lim->max_meta);
+	          r->lim->max_meta);
 	check_arr(r, it->meta_values, it->meta_count * sizeof(struct pstr), it->meta_count,
-		  r->lim->max_meta);
+	          r->lim->max_meta);
 	for (uint32_t i = 0; i < it->meta_count; i++) {
 		if (it->meta_keys[i].n < 1 || it->meta_keys[i].n > 255)
 			fuzz_fail("a metadata key of %u bytes", it->meta_keys[i].n);
@@ -93,22 +93,23 @@ static void check_lists(const struct run *r, const struct request *q)
 	switch (q->kind) {
 	case REQ_LEARN_BATCH:
 		check_options(&q->u.learn_batch.opt);
-		check_arr(r, q->u.learn_batch.contents, q->u.learn_batch.count * sizeof(struct pstr),
-			  q->u.learn_batch.count, l->max_batch);
+		check_arr(r, q->u.learn_batch.contents,
+		          q->u.learn_batch.count * sizeof(struct pstr), q->u.learn_batch.count,
+		          l->max_batch);
 		for (uint32_t i = 0; i < q->u.learn_batch.count; i++)
 			check_str(r, q->u.learn_batch.contents[i], l->max_content);
 		break;
 	case REQ_LEARN_CONCEPTS:
 		check_arr(r, q->u.learn_concepts.items,
-			  q->u.learn_concepts.count * sizeof(struct concept_item),
-			  q->u.learn_concepts.count, l->max_batch);
+		          q->u.learn_concepts.count * sizeof(struct concept_item),
+		          q->u.learn_concepts.count, l->max_batch);
 		for (uint32_t i = 0; i < q->u.learn_concepts.count; i++)
 			check_item(r, &q->u.learn_concepts.items[i]);
 		break;
 	case REQ_LEARN_ASSOCIATIONS:
 		check_arr(r, q->u.learn_assocs.items,
-			  q->u.learn_assocs.count * sizeof(struct assoc_item), q->u.learn_assocs.count,
-			  l->max_batch);
+		          q->u.learn_assocs.count * sizeof(struct assoc_item),
+		          q->u.learn_assocs.count, l->max_batch);
 		for (uint32_t i = 0; i < q->u.learn_assocs.count; i++) {
 			const struct assoc_item *a = &q->u.learn_assocs.items[i];
 			check_str(r, a->source, UINT32_MAX);
@@ -136,7 +137,7 @@ static void check_request(const struct run *r, const struct request *q)
 		check_str(r, q->u.learn_concept.id, UINT32_MAX);
 		check_str(r, q->u.learn_concept.content, l->max_content);
 		check_arr(r, q->u.learn_concept.embedding, q->u.learn_concept.dim * sizeof(float),
-			  q->u.learn_concept.dim, l->max_dim);
+		          q->u.learn_concept.dim, l->max_dim);
 		check_score(q->u.learn_concept.strength);
 		check_score(q->u.learn_concept.confidence);
 		break;
@@ -151,13 +152,14 @@ static void check_request(const struct run *r, const struct request *q)
 		break;
 	case REQ_VECTOR_SEARCH:
 		check_arr(r, q->u.vector_search.vec, q->u.vector_search.dim * sizeof(float),
-			  q->u.vector_search.dim, l->max_dim);
+		          q->u.vector_search.dim, l->max_dim);
 		if (q->u.vector_search.k > l->max_k)
 			fuzz_fail("k %u accepted", q->u.vector_search.k);
 		break;
 	case REQ_GET_NEIGHBORS_DETAILED:
-		if (q->u.neighbors_detailed.direction < 1 || q->u.neighbors_detailed.direction > 3 ||
-		    q->u.neighbors_detailed.type < -1 || q->u.neighbors_detailed.type > 4)
+		if (q->u.neighbors_detailed.direction < 1 ||
+		    q->u.neighbors_detailed.direction > 3 || q->u.neighbors_detailed.type < -1 ||
+		    q->u.neighbors_detailed.type > 4)
 			fuzz_fail("GetNeighborsDetailed out of range");
 		break;
 	case REQ_DELETE_ASSOCIATION:
@@ -250,8 +252,8 @@ static void put_item(struct mpbuf *b, bool named, const struct concept_item *it)
 	}
 }
 
-static void put_assoc(struct mpbuf *b, bool named, const char *name, struct pstr s,
-		      struct pstr t, uint32_t type, const float *confidence)
+static void put_assoc(struct mpbuf *b, bool named, const char *name, struct pstr s, struct pstr t,
+                      uint32_t type, const float *confidence)
 {
 	if (name)
 		begin(b, named, name, confidence ? 4 : 3);
@@ -358,8 +360,8 @@ static void encode_id(struct mpbuf *b, bool named, const char *name, struct pstr
 /* Writes q in canonical form (semantic requests: just their kind). */
 static void encode(struct mpbuf *b, bool named, const struct request *q)
 {
-	static const char *id_names[] = {[REQ_QUERY_CONCEPT] = "QueryConcept",
-					 [REQ_GET_NEIGHBORS] = "GetNeighbors"};
+	static const char *id_names[] = {
+	    [REQ_QUERY_CONCEPT] = "QueryConcept", [REQ_GET_NEIGHBORS] = "GetNeighbors"};
 	const float *conf = &q->u.learn_assoc.confidence;
 
 	switch (q->kind) {
@@ -385,11 +387,11 @@ static void encode(struct mpbuf *b, bool named, const struct request *q)
 		break;
 	case REQ_LEARN_ASSOCIATION:
 		put_assoc(b, named, "LearnAssociation", q->u.learn_assoc.source,
-			  q->u.learn_assoc.target, q->u.learn_assoc.type, conf);
+		          q->u.learn_assoc.target, q->u.learn_assoc.type, conf);
 		break;
 	case REQ_DELETE_ASSOCIATION:
 		put_assoc(b, named, "DeleteAssociation", q->u.delete_assoc.source,
-			  q->u.delete_assoc.target, q->u.delete_assoc.type, NULL);
+		          q->u.delete_assoc.target, q->u.delete_assoc.type, NULL);
 		break;
 	case REQ_QUERY_CONCEPT:
 	case REQ_GET_NEIGHBORS:
@@ -482,7 +484,7 @@ static void round_trip(const struct proto_limits *lim, const struct request *q)
 		encode(&again, true, &q2);
 		if (again.len != named.len || memcmp(again.p, named.p, named.len) != 0)
 			fuzz_fail("kind %d changed in a round trip (%s form)", q->kind,
-				  f == 0 ? "named" : "array");
+			          f == 0 ? "named" : "array");
 		free(r2.a.base);
 	}
 	mpbuf_free(&named);
@@ -490,8 +492,7 @@ static void round_trip(const struct proto_limits *lim, const struct request *q)
 	mpbuf_free(&again);
 }
 
-static void run_once(const uint8_t *data, size_t size, const struct proto_limits *lim,
-		     bool verbose)
+static void run_once(const uint8_t *data, size_t size, const struct proto_limits *lim, bool verbose)
 {
 	struct run r = {.lim = lim};
 	struct request q;
@@ -520,12 +521,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	proto_limits_default(&def);
 	tight = (struct proto_limits){.max_content = 8,
-				      .max_dim = 4,
-				      .max_batch = 3,
-				      .max_depth = 3,
-				      .max_k = 5,
-				      .max_nesting = 6,
-				      .max_meta = 2};
+	                              .max_dim = 4,
+	                              .max_batch = 3,
+	                              .max_depth = 3,
+	                              .max_k = 5,
+	                              .max_nesting = 6,
+	                              .max_meta = 2};
 	static int verbose = -1;
 
 	if (verbose < 0)

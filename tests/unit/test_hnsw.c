@@ -159,9 +159,10 @@ static void *searcher(void *arg)
 		uint32_t c = hnsw_count(r->h);
 		if (c == 0)
 			continue;
-		assert_int_equal(hnsw_search(r->h, r->data + (size_t)(atomic_load(&r->searches) % c) * DIM, K, 50,
-		                             NULL, NULL, hits, &n),
-		                 0);
+		assert_int_equal(
+		    hnsw_search(r->h, r->data + (size_t)(atomic_load(&r->searches) % c) * DIM, K,
+		                50, NULL, NULL, hits, &n),
+		    0);
 		for (size_t i = 0; i < n; i++)
 			assert_true(hits[i].slot < hnsw_count(r->h));
 		atomic_fetch_add(&r->searches, 1);
