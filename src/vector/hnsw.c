@@ -385,9 +385,30 @@ static int by_distance(const void *a, const void *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/* Cosine queries are normalised like the stored vectors (per thread). */
+static const float *prepare_query(struct hnsw *h, const float *q)
+{
+	if (h->cfg.metric != HNSW_COSINE)
+		return q;
+	if (t_query_dim < h->cfg.dim) {
+		buffers_owned();
+		float *b = sutra_realloc(t_query, (size_t)h->cfg.dim * sizeof *b);
+		if (!b)
+			return NULL;
+		t_query = b;
+		t_query_dim = h->cfg.dim;
+	}
+	float norm = sqrtf(h->k->dot(q, q, h->cfg.dim));
+	for (uint32_t i = 0; i < h->cfg.dim; i++)
+		t_query[i] = norm > 0 ? q[i] / norm : q[i];
+	return t_query;
+}
+
 int hnsw_search(struct hnsw *h, const float *query, uint32_t k, uint32_t ef, hnsw_filter_fn filter,
                 void *ctx, struct hnsw_hit *out, size_t *n)
 {
+	if (!(query = prepare_query(h, query)))
+		return err_set(SUTRA_ENOMEM, "out of memory for a query");
 	uint64_t entry = atomic_load_explicit(&h->entry, memory_order_acquire);
 	struct layer_search s = {.h = h,
 	                         .q = query,
