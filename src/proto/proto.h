@@ -209,6 +209,9 @@ int proto_decode(const uint8_t *p, size_t n, const struct proto_limits *lim, str
 #define PROTO_ARENA_SLACK    64
 size_t proto_arena_bound(size_t n, const struct proto_limits *lim);
 
+/* Offset of the first byte that breaks UTF-8 in s[0..n), or n if none. */
+size_t utf8_invalid_at(const char *s, size_t n);
+
 /* ---- responses ------------------------------------------------------------ */
 
 /* A growable output buffer. Writers never fail: on allocation failure they

@@ -10,8 +10,14 @@
  * association types 0..4, finite strengths and confidences, metadata keys
  * 1..255 bytes. It is then re-encoded (as a map by field name, and as
  * arrays in field order) and decoded again; both must re-encode to the same
- * bytes, so nothing was lost or misplaced. SUTRA_FUZZ_VERBOSE=1 prints
- * each input's outcome. The seeds come from make_proto_corpus.py.
+ * bytes, so nothing was lost or misplaced.
+ *
+ * The input is decoded whole (one payload, as libFuzzer mutates it) and
+ * also read as a stream of frames in the wire format (4-byte big-endian
+ * length, payload), each frame decoded on its own; so one corpus file can
+ * carry many requests and the corpus stays a handful of files. The seeds
+ * come from make_proto_corpus.py; SUTRA_FUZZ_VERBOSE=1 prints each
+ * payload's outcome.
  */
 #include <math.h>
 #include <stdio.h>
@@ -515,23 +521,44 @@ static void run_once(const uint8_t *data, size_t size, const struct proto_limits
 	free(r.a.base);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* One payload, with the default and with tight limits. */
+static void run_payload(const uint8_t *data, size_t size)
 {
-	struct proto_limits def, tight;
-
-	proto_limits_default(&def);
-	tight = (struct proto_limits){.max_content = 8,
-	                              .max_dim = 4,
-	                              .max_batch = 3,
-	                              .max_depth = 3,
-	                              .max_k = 5,
-	                              .max_nesting = 6,
-	                              .max_meta = 2};
+	static const struct proto_limits tight = {.max_content = 8,
+	                                          .max_dim = 4,
+	                                          .max_batch = 3,
+	                                          .max_depth = 3,
+	                                          .max_k = 5,
+	                                          .max_nesting = 6,
+	                                          .max_meta = 2};
 	static int verbose = -1;
+	struct proto_limits def;
 
 	if (verbose < 0)
 		verbose = getenv("SUTRA_FUZZ_VERBOSE") != NULL;
+	proto_limits_default(&def);
 	run_once(data, size, &def, verbose);
 	run_once(data, size, &tight, false);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t pos = 0;
+
+	run_payload(data, size);
+	/* the input read as a stream of frames, each copied to its own buffer */
+	while (size - pos >= 4) {
+		size_t len = (size_t)data[pos] << 24 | (size_t)data[pos + 1] << 16 |
+		             (size_t)data[pos + 2] << 8 | data[pos + 3];
+		uint8_t *frame;
+		if (len > size - pos - 4)
+			break;
+		if ((frame = malloc(len ? len : 1)) == NULL)
+			fuzz_fail("out of memory");
+		memcpy(frame, data + pos + 4, len);
+		run_payload(frame, len);
+		free(frame);
+		pos += 4 + len;
+	}
 	return 0;
 }

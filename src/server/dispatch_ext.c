@@ -1,0 +1,306 @@
+/* dispatch_ext.c - the extension reads: GetConcept, GetNeighborsDetailed,
+ * ServerInfo, StatsExtended and SetEncoding.
+ *
+ * The Rust server had none of these, so no old client depends on their
+ * bytes: their replies are always in the named form (a map keyed by field
+ * name), whatever the connection's encoding, and so are their errors.
+ * Shapes are those of docs/PROTOCOL.md. GetNeighborsDetailed returns at most
+ * NEIGHBORS_MAX entries (or the client's smaller limit) and says whether it
+ * cut the list.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/dispatch.h"
+
+#define NEIGHBORS_MAX 10000
+
+static void put_id(struct mpbuf *b, const sutra_id *id)
+{
+	char hex[SUTRA_ID_HEX];
+
+	sutra_id_format(id, hex);
+	mp_put_str(b, hex, SUTRA_ID_HEX - 1);
+}
+
+static int engine_error(struct mpbuf *out, int rc)
+{
+	const char *msg = sutra_last_error();
+
+	rb_error(out, ENC_NAMED, "%s", msg && *msg ? msg : sutra_strerror(rc));
+	return DISPATCH_DONE;
+}
+
+static void key(struct mpbuf *b, const char *name)
+{
+	rb_key(b, ENC_NAMED, name);
+}
+
+/* ---- GetConcept ---------------------------------------------------------- */
+
+static void put_meta(struct mpbuf *b, const sutra_concept *k)
+{
+	const char *mk, *mv;
+	size_t pos = 0;
+
+	mp_put_map(b, k ? k->meta_count : 0);
+	while (k && sutra_meta_next(k, &pos, &mk, &mv)) {
+		mp_put_cstr(b, mk);
+		mp_put_cstr(b, mv);
+	}
+}
+
+static int get_concept(struct conn *c, const struct request *r, struct mpbuf *out)
+{
+	sutra_concept *k = NULL;
+	sutra_id id;
+
+	sutra_id_parse(r->u.concept_id.p, r->u.concept_id.n, &id);
+	int rc = sutra_get(c->w->srv->db, &id, &k);
+	if (rc < 0 && rc != SUTRA_ENOTFOUND)
+		return engine_error(out, rc);
+	rb_begin(out, ENC_NAMED, "GetConceptOk", 11);
+	key(out, "found");
+	mp_put_bool(out, k != NULL);
+	key(out, "concept_id");
+	if (k)
+		put_id(out, &k->id);
+	else
+		mp_put_str(out, "", 0);
+	key(out, "content");
+	mp_put_str(out, k ? k->content : "", k ? k->content_len : 0);
+	key(out, "vector");
+	if (k && k->vector) {
+		mp_put_array(out, k->vector_dim);
+		for (uint32_t i = 0; i < k->vector_dim; i++)
+			mp_put_f32(out, k->vector[i]);
+	} else {
+		mp_put_nil(out);
+	}
+	key(out, "strength");
+	mp_put_f32(out, k ? k->strength : 0.0f);
+	key(out, "confidence");
+	mp_put_f32(out, k ? k->confidence : 0.0f);
+	key(out, "created_us");
+	mp_put_uint(out, k ? k->created_us : 0);
+	key(out, "updated_us");
+	mp_put_uint(out, k ? k->updated_us : 0);
+	key(out, "metadata");
+	put_meta(out, k);
+	key(out, "out_degree");
+	mp_put_uint(out, k ? k->out_degree : 0);
+	key(out, "in_degree");
+	mp_put_uint(out, k ? k->in_degree : 0);
+	sutra_concept_free(k);
+	return DISPATCH_DONE;
+}
+
+/* ---- GetNeighborsDetailed ------------------------------------------------ */
+
+static int neighbors_detailed(struct conn *c, const struct request *r, struct mpbuf *out)
+{
+	uint32_t limit = r->u.neighbors_detailed.limit;
+	size_t total = 0, n;
+	sutra_id id;
+
+	if (limit == 0 || limit > NEIGHBORS_MAX)
+		limit = NEIGHBORS_MAX;
+	sutra_neighbor *nb = malloc((size_t)limit * sizeof *nb);
+	if (!nb)
+		return engine_error(out, SUTRA_ENOMEM);
+	sutra_id_parse(r->u.neighbors_detailed.id.p, r->u.neighbors_detailed.id.n, &id);
+	int rc = sutra_neighbors(c->w->srv->db, &id, r->u.neighbors_detailed.direction,
+	                         r->u.neighbors_detailed.type, nb, limit, &total);
+	if (rc < 0 && rc != SUTRA_ENOTFOUND) {
+		free(nb);
+		return engine_error(out, rc);
+	}
+	if (rc < 0)
+		total = 0;
+	n = total < limit ? total : limit;
+	rb_begin(out, ENC_NAMED, "GetNeighborsDetailedOk", 3);
+	key(out, "neighbors");
+	mp_put_array(out, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		mp_put_map(out, 4);
+		mp_put_cstr(out, "concept_id");
+		put_id(out, &nb[i].id);
+		mp_put_cstr(out, "assoc_type");
+		mp_put_uint(out, nb[i].type);
+		mp_put_cstr(out, "confidence");
+		mp_put_f32(out, nb[i].confidence);
+		mp_put_cstr(out, "direction");
+		mp_put_cstr(out, nb[i].direction == SUTRA_DIR_IN ? "in" : "out");
+	}
+	key(out, "total");
+	mp_put_uint(out, total);
+	key(out, "truncated");
+	mp_put_bool(out, total > n);
+	free(nb);
+	return DISPATCH_DONE;
+}
+
+/* ---- ServerInfo, StatsExtended, SetEncoding ------------------------------ */
+
+static void put_limits(struct mpbuf *out, const struct server *s)
+{
+	uint32_t content = s->limits.max_content < s->cfg.engine.max_content_bytes
+	                       ? s->limits.max_content
+	                       : s->cfg.engine.max_content_bytes;
+	const struct {
+		const char *name;
+		uint64_t v;
+	} f[] = {
+	    {"max_content_bytes", content},
+	    {"max_embedding_dim", s->limits.max_dim},
+	    {"max_batch_items", s->limits.max_batch},
+	    {"max_path_depth", s->limits.max_depth},
+	    {"max_k", s->limits.max_k},
+	    {"max_frame_bytes", s->cfg.max_frame_bytes},
+	    {"max_connections", s->cfg.max_connections},
+	    {"idle_timeout_ms", s->cfg.idle_timeout_ms},
+	};
+
+	mp_put_map(out, sizeof f / sizeof f[0]);
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+		mp_put_cstr(out, f[i].name);
+		mp_put_uint(out, f[i].v);
+	}
+}
+
+static int server_info(struct conn *c, struct mpbuf *out)
+{
+	const struct server *s = c->w->srv;
+	char durability[32];
+
+	config_durability_text(&s->cfg.engine, durability, sizeof durability);
+	rb_begin(out, ENC_NAMED, "ServerInfoOk", 7);
+	key(out, "version");
+	mp_put_cstr(out, SUTRA_VERSION_STRING);
+	key(out, "protocol_version");
+	mp_put_uint(out, 1);
+	key(out, "encodings");
+	mp_put_array(out, 2);
+	mp_put_cstr(out, "compact");
+	mp_put_cstr(out, "named");
+	key(out, "response_encoding");
+	mp_put_cstr(out, c->enc == ENC_NAMED ? "named" : "compact");
+	key(out, "dimension");
+	mp_put_uint(out, s->cfg.engine.dimension);
+	key(out, "durability");
+	mp_put_cstr(out, durability);
+	key(out, "limits");
+	put_limits(out, s);
+	return DISPATCH_DONE;
+}
+
+#define U64(f)                                                                                     \
+	{                                                                                          \
+#f, offsetof(sutra_stats, f)                                                       \
+	}
+static const struct {
+	const char *name;
+	size_t off;
+} stats_u64[] = {
+    U64(concepts),
+    U64(associations),
+    U64(vectors),
+    U64(content_bytes),
+    U64(vector_bytes),
+    U64(meta_bytes),
+    U64(ops_written),
+    U64(records_written),
+    U64(ops_dropped),
+    U64(busy_rejections),
+    U64(wal_next_lsn),
+    U64(wal_durable_lsn),
+    U64(wal_segments),
+    U64(wal_bytes),
+    U64(wal_fsyncs),
+    U64(wal_writes),
+    U64(pending_records),
+    U64(pending_bytes),
+    U64(checkpoint_lsn),
+    U64(checkpoints),
+    U64(checkpoint_bytes),
+    U64(checkpoint_last_us),
+    U64(recovery_replayed),
+    U64(recovery_torn_bytes),
+    U64(recovery_skipped_ops),
+    U64(recovery_us),
+    U64(sched_cycles),
+    U64(uptime_us),
+};
+#define F64(f)                                                                                     \
+	{                                                                                          \
+#f, offsetof(sutra_stats, f)                                                       \
+	}
+static const struct {
+	const char *name;
+	size_t off;
+} stats_f64[] = {
+    F64(queue_depth),     F64(queue_ema),       F64(utilization),      F64(interval_ms),
+    F64(processing_rate), F64(predicted_depth), F64(estimated_lag_ms), F64(health_score),
+};
+
+static int stats_extended(struct conn *c, struct mpbuf *out)
+{
+	const size_t nu = sizeof stats_u64 / sizeof stats_u64[0];
+	const size_t nf = sizeof stats_f64 / sizeof stats_f64[0];
+	sutra_stats st;
+	uint64_t u;
+	double f;
+
+	int rc = sutra_stats_get(c->w->srv->db, &st);
+	if (rc < 0)
+		return engine_error(out, rc);
+	rb_begin(out, ENC_NAMED, "StatsExtendedOk", (uint32_t)(nu + nf + 4));
+	for (size_t i = 0; i < nu; i++) {
+		memcpy(&u, (const char *)&st + stats_u64[i].off, sizeof u);
+		key(out, stats_u64[i].name);
+		mp_put_uint(out, u);
+	}
+	for (size_t i = 0; i < nf; i++) {
+		memcpy(&f, (const char *)&st + stats_f64[i].off, sizeof f);
+		key(out, stats_f64[i].name);
+		mp_put_f64(out, f);
+	}
+	key(out, "read_only");
+	mp_put_bool(out, st.read_only != 0);
+	key(out, "sticky_error");
+	mp_put_int(out, st.sticky_error);
+	key(out, "sticky_message");
+	mp_put_cstr(out, st.sticky_message);
+	key(out, "recommendation");
+	mp_put_cstr(out, st.recommendation ? st.recommendation : "");
+	return DISPATCH_DONE;
+}
+
+static int set_encoding(struct conn *c, const struct request *r, struct mpbuf *out)
+{
+	c->enc = r->u.set_encoding.named ? ENC_NAMED : ENC_COMPACT;
+	rb_begin(out, ENC_NAMED, "SetEncodingOk", 1);
+	key(out, "named");
+	mp_put_bool(out, r->u.set_encoding.named);
+	return DISPATCH_DONE;
+}
+
+int dispatch_ext(struct conn *c, const struct request *r, struct mpbuf *out)
+{
+	switch (r->kind) {
+	case REQ_GET_CONCEPT:
+		return get_concept(c, r, out);
+	case REQ_GET_NEIGHBORS_DETAILED:
+		return neighbors_detailed(c, r, out);
+	case REQ_SERVER_INFO:
+		return server_info(c, out);
+	case REQ_STATS_EXTENDED:
+		return stats_extended(c, out);
+	case REQ_SET_ENCODING:
+		return set_encoding(c, r, out);
+	default:
+		rb_error(out, ENC_NAMED, "request kind %d is not supported", r->kind);
+		return DISPATCH_DONE;
+	}
+}
