@@ -209,6 +209,8 @@ static const struct {
     U64(content_bytes),
     U64(vector_bytes),
     U64(meta_bytes),
+    U64(vectors_indexed),
+    U64(index_lag),
     U64(ops_written),
     U64(records_written),
     U64(ops_dropped),

@@ -34,7 +34,7 @@ struct node_info {
 	uint8_t key[16];
 	uint8_t level;
 	_Atomic uint8_t deleted;
-	_Atomic uint32_t *upper; /* levels 1..level, each 1 + M entries */
+	_Atomic(_Atomic uint32_t *) upper; /* levels 1..level, each 1 + M entries */
 };
 
 struct chunk {
