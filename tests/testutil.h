@@ -17,4 +17,16 @@ char *tu_path(const char *dir, const char *name);
 /* Reads an environment variable as an integer, or def. */
 long tu_env_long(const char *name, long def);
 
+/* File helpers for damaging stores; each aborts with a message on failure. */
+/* Reads a whole file into a new buffer (caller frees); *size gets its size. */
+uint8_t *tu_file_read(const char *path, size_t *size);
+/* Writes n bytes at off (creating the file if needed). */
+void tu_file_write_at(const char *path, const void *p, size_t n, long off);
+/* Flips bits of the byte at off (xor 0x21). */
+void tu_file_flip(const char *path, long off);
+/* Copies every regular file of from into to. */
+void tu_dir_copy(const char *from, const char *to);
+/* The last component of a path (borrowed from path). */
+const char *tu_base_name(const char *path);
+
 #endif

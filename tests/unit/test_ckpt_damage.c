@@ -43,63 +43,6 @@
 
 /* ---- files ------------------------------------------------------------------- */
 
-static uint8_t *file_read(const char *path, size_t *size)
-{
-	struct stat st = {0};
-	int fd = open(path, O_RDONLY);
-	uint8_t *buf;
-
-	if (fd < 0 || fstat(fd, &st) != 0)
-		fail_msg("cannot read %s", path);
-	buf = malloc((size_t)st.st_size + 1);
-	assert_non_null(buf);
-	assert_int_equal(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
-	close(fd);
-	*size = (size_t)st.st_size;
-	return buf;
-}
-
-static void file_write_at(const char *path, const void *p, size_t n, off_t off)
-{
-	int fd = open(path, O_WRONLY | O_CREAT, 0644);
-
-	assert_true(fd >= 0);
-	assert_int_equal(pwrite(fd, p, n, off), (ssize_t)n);
-	close(fd);
-}
-
-static void file_flip(const char *path, off_t off)
-{
-	uint8_t b;
-	int fd = open(path, O_RDWR);
-
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &b, 1, off), 1);
-	b ^= 0x21;
-	assert_int_equal(pwrite(fd, &b, 1, off), 1);
-	close(fd);
-}
-
-static void dir_copy(const char *from, const char *to)
-{
-	DIR *d = opendir(from);
-	struct dirent *e;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		char *src = tu_path(from, e->d_name), *dst = tu_path(to, e->d_name);
-		size_t n;
-		uint8_t *buf = file_read(src, &n);
-		file_write_at(dst, buf, n, 0);
-		free(buf);
-		free(src);
-		free(dst);
-	}
-	closedir(d);
-}
-
 /* Full path of the one file in dir whose name starts with prefix. */
 static char *find_file(const char *dir, const char *prefix)
 {
@@ -116,13 +59,6 @@ static char *find_file(const char *dir, const char *prefix)
 	closedir(d);
 	assert_non_null(found);
 	return found;
-}
-
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-
-	return s ? s + 1 : path;
 }
 
 /* ---- checkpoint parsing (from checkpoint.h) ---------------------------------------- */
@@ -142,7 +78,7 @@ struct ckpt {
 static void ckpt_parse(const char *path, struct ckpt *c)
 {
 	size_t size;
-	uint8_t *p = file_read(path, &size);
+	uint8_t *p = tu_file_read(path, &size);
 
 	memset(c, 0, sizeof *c);
 	c->size = size;
@@ -346,7 +282,7 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof *f);
 
 	f->dir = tu_mkdtemp("ckptdmg");
-	dir_copy(g_tmpl, f->dir);
+	tu_dir_copy(g_tmpl, f->dir);
 	f->ckpt = find_file(f->dir, "ckpt-");
 	f->manifest = tu_path(f->dir, "MANIFEST");
 	ckpt_parse(f->ckpt, &f->c);
@@ -388,9 +324,9 @@ static void test_ckpt_learn_record_flipped(void **state)
 	const struct crec *r = ckpt_find(&f->c, 1, "K-concept-004");
 	char where[64];
 
-	file_flip(f->ckpt, (off_t)(r->off + r->len)); /* in the content */
+	tu_file_flip(f->ckpt, (off_t)(r->off + r->len)); /* in the content */
 	snprintf(where, sizeof where, "offset %" PRIu64, r->off);
-	expect_refused(f->dir, SUTRA_ECORRUPT, base_name(f->ckpt), where);
+	expect_refused(f->dir, SUTRA_ECORRUPT, tu_base_name(f->ckpt), where);
 
 	sutra_db *db = open_ok(f->dir, 1);
 	expect_contents(db, 4, 2);
@@ -410,9 +346,9 @@ static void test_ckpt_record_header_flipped(void **state)
 	char where[64];
 
 	/* the record's CRC field itself */
-	file_flip(f->ckpt, (off_t)r->off + 1);
+	tu_file_flip(f->ckpt, (off_t)r->off + 1);
 	snprintf(where, sizeof where, "offset %" PRIu64, r->off);
-	expect_refused(f->dir, SUTRA_ECORRUPT, base_name(f->ckpt), where);
+	expect_refused(f->dir, SUTRA_ECORRUPT, tu_base_name(f->ckpt), where);
 	sutra_db *db = open_ok(f->dir, 1);
 	expect_contents(db, 5, 2);
 	assert_int_equal(sutra_close(db), 0);
@@ -424,9 +360,9 @@ static void test_ckpt_assoc_record_flipped(void **state)
 	const struct crec *r = ckpt_find(&f->c, 3, NULL);
 	char where[64];
 
-	file_flip(f->ckpt, (off_t)(r->off + 8 + 4)); /* the confidence */
+	tu_file_flip(f->ckpt, (off_t)(r->off + 8 + 4)); /* the confidence */
 	snprintf(where, sizeof where, "offset %" PRIu64, r->off);
-	expect_refused(f->dir, SUTRA_ECORRUPT, base_name(f->ckpt), where);
+	expect_refused(f->dir, SUTRA_ECORRUPT, tu_base_name(f->ckpt), where);
 	sutra_db *db = open_ok(f->dir, 1);
 	expect_contents(db, -1, 1);
 	assert_int_equal(sutra_close(db), 0);
@@ -439,9 +375,9 @@ static void test_ckpt_record_length_damaged(void **state)
 	char where[64];
 
 	/* a length running past the end of the records */
-	file_write_at(f->ckpt, &(uint32_t){0x7ffffff8u}, 4, (off_t)r->off + 4);
+	tu_file_write_at(f->ckpt, &(uint32_t){0x7ffffff8u}, 4, (off_t)r->off + 4);
 	snprintf(where, sizeof where, "offset %" PRIu64, r->off);
-	expect_refused(f->dir, SUTRA_ECORRUPT, base_name(f->ckpt), where);
+	expect_refused(f->dir, SUTRA_ECORRUPT, tu_base_name(f->ckpt), where);
 }
 
 static void test_ckpt_truncated(void **state)
@@ -457,12 +393,12 @@ static void test_ckpt_truncated(void **state)
 	                       10,
 	                       0};
 	size_t n;
-	uint8_t *orig = file_read(f->ckpt, &n);
+	uint8_t *orig = tu_file_read(f->ckpt, &n);
 
 	for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
 		assert_int_equal(truncate(f->ckpt, (off_t)at[k]), 0);
-		expect_refused(f->dir, SUTRA_ECORRUPT, base_name(f->ckpt), NULL);
-		file_write_at(f->ckpt, orig, n, 0);
+		expect_refused(f->dir, SUTRA_ECORRUPT, tu_base_name(f->ckpt), NULL);
+		tu_file_write_at(f->ckpt, orig, n, 0);
 	}
 	free(orig);
 	sutra_db *db = open_ok(f->dir, 0);
@@ -474,21 +410,21 @@ static void test_ckpt_header_footer_damaged(void **state)
 {
 	struct fx *f = *state;
 	size_t n;
-	uint8_t *orig = file_read(f->ckpt, &n);
+	uint8_t *orig = tu_file_read(f->ckpt, &n);
 	const off_t at[] = {
 	    0, 16, 24, 60, (off_t)n - CKPT_FOOTER, (off_t)n - CKPT_FOOTER + 9, (off_t)n - 8};
 
 	for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
-		file_flip(f->ckpt, at[k]);
-		expect_refused(f->dir, SUTRA_ECORRUPT, base_name(f->ckpt), "offset");
-		file_write_at(f->ckpt, orig, n, 0);
+		tu_file_flip(f->ckpt, at[k]);
+		expect_refused(f->dir, SUTRA_ECORRUPT, tu_base_name(f->ckpt), "offset");
+		tu_file_write_at(f->ckpt, orig, n, 0);
 	}
 	/* footer counts that disagree with the records, CRC recomputed */
 	uint8_t *foot = orig + n - CKPT_FOOTER;
 	st64(foot + 8, NCKPT + 1);
 	st32(foot + 24, crc32c(foot, 24));
-	file_write_at(f->ckpt, foot, CKPT_FOOTER, (off_t)(n - CKPT_FOOTER));
-	expect_refused(f->dir, SUTRA_ECORRUPT, base_name(f->ckpt), "count");
+	tu_file_write_at(f->ckpt, foot, CKPT_FOOTER, (off_t)(n - CKPT_FOOTER));
+	expect_refused(f->dir, SUTRA_ECORRUPT, tu_base_name(f->ckpt), "count");
 	free(orig);
 }
 
@@ -501,7 +437,7 @@ static void test_ckpt_missing(void **state)
 	int rc = open_store(f->dir, DIM, 0, &db);
 	assert_true(rc < 0);
 	assert_null(db);
-	expect_error_mentions(base_name(f->ckpt), "manifest");
+	expect_error_mentions(tu_base_name(f->ckpt), "manifest");
 }
 
 /* ---- manifest ---------------------------------------------------------------------- */
@@ -510,14 +446,14 @@ static void test_manifest_bad_crc(void **state)
 {
 	struct fx *f = *state;
 	size_t n;
-	uint8_t *orig = file_read(f->manifest, &n);
+	uint8_t *orig = tu_file_read(f->manifest, &n);
 	const off_t at[] = {0, 8, 16, 24, 32, 60};
 
 	assert_int_equal(n, MAN_SIZE);
 	for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
-		file_flip(f->manifest, at[k]);
+		tu_file_flip(f->manifest, at[k]);
 		expect_refused(f->dir, SUTRA_ECORRUPT, "MANIFEST", "offset 0");
-		file_write_at(f->manifest, orig, n, 0);
+		tu_file_write_at(f->manifest, orig, n, 0);
 	}
 	/* a manifest of the wrong size */
 	assert_int_equal(truncate(f->manifest, 60), 0);
@@ -531,11 +467,11 @@ static void test_manifest_bad_crc(void **state)
 static void set_version(const char *path, size_t crc_at)
 {
 	size_t n;
-	uint8_t *b = file_read(path, &n);
+	uint8_t *b = tu_file_read(path, &n);
 
 	st32(b + 8, 2);
 	st32(b + crc_at, crc32c(b, crc_at));
-	file_write_at(path, b, n, 0);
+	tu_file_write_at(path, b, n, 0);
 	free(b);
 }
 
@@ -543,16 +479,16 @@ static void test_format_versions(void **state)
 {
 	struct fx *f = *state;
 	size_t n;
-	uint8_t *man = file_read(f->manifest, &n);
+	uint8_t *man = tu_file_read(f->manifest, &n);
 
 	set_version(f->manifest, 60);
 	expect_refused(f->dir, SUTRA_EVERSION, "MANIFEST", "version 2");
 	expect_error_mentions("reads 1", NULL);
-	file_write_at(f->manifest, man, n, 0);
+	tu_file_write_at(f->manifest, man, n, 0);
 	free(man);
 
 	set_version(f->ckpt, 60);
-	expect_refused(f->dir, SUTRA_EVERSION, base_name(f->ckpt), "version 2");
+	expect_refused(f->dir, SUTRA_EVERSION, tu_base_name(f->ckpt), "version 2");
 	expect_error_mentions("reads 1", NULL);
 }
 

@@ -47,37 +47,12 @@
 
 /* ---- files ----------------------------------------------------------------- */
 
-static uint8_t *file_read(const char *path, size_t *size)
-{
-	struct stat st = {0};
-	int fd = open(path, O_RDONLY);
-	uint8_t *buf;
-
-	if (fd < 0 || fstat(fd, &st) != 0)
-		fail_msg("cannot read %s", path);
-	buf = malloc((size_t)st.st_size + 1);
-	assert_non_null(buf);
-	assert_int_equal(pread(fd, buf, (size_t)st.st_size, 0), st.st_size);
-	close(fd);
-	*size = (size_t)st.st_size;
-	return buf;
-}
-
-static void file_write_at(const char *path, const void *p, size_t n, off_t off)
-{
-	int fd = open(path, O_WRONLY | O_CREAT, 0644);
-
-	assert_true(fd >= 0);
-	assert_int_equal(pwrite(fd, p, n, off), (ssize_t)n);
-	close(fd);
-}
-
 static void file_append(const char *path, const void *p, size_t n)
 {
 	struct stat st;
 
 	assert_int_equal(stat(path, &st), 0);
-	file_write_at(path, p, n, st.st_size);
+	tu_file_write_at(path, p, n, st.st_size);
 }
 
 static void file_truncate(const char *path, off_t size)
@@ -85,43 +60,11 @@ static void file_truncate(const char *path, off_t size)
 	assert_int_equal(truncate(path, size), 0);
 }
 
-static void file_flip(const char *path, off_t off)
-{
-	uint8_t b;
-	int fd = open(path, O_RDWR);
-
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, &b, 1, off), 1);
-	b ^= 0x5a;
-	assert_int_equal(pwrite(fd, &b, 1, off), 1);
-	close(fd);
-}
-
 static long file_size(const char *path)
 {
 	struct stat st;
 
 	return stat(path, &st) == 0 ? (long)st.st_size : -1;
-}
-
-static void dir_copy(const char *from, const char *to)
-{
-	DIR *d = opendir(from);
-	struct dirent *e;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		char *src = tu_path(from, e->d_name), *dst = tu_path(to, e->d_name);
-		size_t n;
-		uint8_t *buf = file_read(src, &n);
-		file_write_at(dst, buf, n, 0);
-		free(buf);
-		free(src);
-		free(dst);
-	}
-	closedir(d);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -171,7 +114,7 @@ struct seg {
 static void seg_parse(const char *path, struct seg *s)
 {
 	memset(s, 0, sizeof *s);
-	s->buf = file_read(path, &s->size);
+	s->buf = tu_file_read(path, &s->size);
 	assert_true(s->size >= WAL_HEADER_SIZE);
 	assert_memory_equal(s->buf, WAL_MAGIC, 8);
 	assert_int_equal(ld32(s->buf + 8), WAL_VERSION);
@@ -341,13 +284,6 @@ static void expect_error_mentions(const char *a, const char *b)
 		fail_msg("message \"%s\" lacks \"%s\" / \"%s\"", msg, a, b ? b : "");
 }
 
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-
-	return s ? s + 1 : path;
-}
-
 /* ---- fixtures ------------------------------------------------------------- */
 
 struct fx {
@@ -365,7 +301,7 @@ static void fx_copy(struct fx *f)
 		free(f->work);
 	}
 	f->work = tu_mkdtemp("waltail");
-	dir_copy(f->tmpl, f->work);
+	tu_dir_copy(f->tmpl, f->work);
 	f->nsegs = list_segments(f->work, f->segs, MAX_SEGS);
 }
 
@@ -477,14 +413,14 @@ static void test_zero_last_record(void **state)
 	const struct rec last = s.r[s.n - 1];
 	seg_free(&s);
 	size_t n = WAL_RECORD_HEADER + last.len;
-	file_write_at(f->segs[1], zeros, n, (off_t)last.off);
+	tu_file_write_at(f->segs[1], zeros, n, (off_t)last.off);
 	sutra_db *db = open_ok(f->work, 0);
 	expect_prefix(db, 'B', NALL - 1, NALL);
 	assert_int_equal(torn_bytes(db), n);
 	expect_writable(f->work, db, 'B', NALL - 1);
 	/* zeros over the last record and beyond */
 	fx_copy(f);
-	file_write_at(f->segs[1], zeros, sizeof zeros, (off_t)last.off);
+	tu_file_write_at(f->segs[1], zeros, sizeof zeros, (off_t)last.off);
 	db = open_ok(f->work, 0);
 	expect_prefix(db, 'B', NALL - 1, NALL);
 	assert_int_equal(torn_bytes(db), sizeof zeros);
@@ -506,7 +442,7 @@ static void test_bad_crc_last_record(void **state)
 	                          last.off};
 	for (size_t k = 0; k < sizeof where / sizeof where[0]; k++) {
 		fx_copy(f);
-		file_flip(f->segs[1], (off_t)where[k]);
+		tu_file_flip(f->segs[1], (off_t)where[k]);
 		sutra_db *db = open_ok(f->work, 0);
 		expect_prefix(db, 'B', NALL - 1, NALL);
 		assert_int_equal(torn_bytes(db), WAL_RECORD_HEADER + last.len);
@@ -526,14 +462,14 @@ static void check_refused_then_repaired(struct fx *f, size_t seg, size_t k, int 
 	seg_parse(f->segs[seg], &s);
 	const struct rec r = s.r[k];
 	seg_free(&s);
-	file_flip(f->segs[seg], (off_t)(r.off + WAL_RECORD_HEADER + r.len / 2));
+	tu_file_flip(f->segs[seg], (off_t)(r.off + WAL_RECORD_HEADER + r.len / 2));
 	long size_before = file_size(f->segs[seg]);
 
 	assert_int_equal(open_store(f->work, 0, &db), SUTRA_ECORRUPT);
 	assert_null(db);
 	char off[64];
 	snprintf(off, sizeof off, "offset %" PRIu64, r.off);
-	expect_error_mentions(base_name(f->segs[seg]), off);
+	expect_error_mentions(tu_base_name(f->segs[seg]), off);
 	/* refusing must not have touched the files */
 	assert_int_equal(file_size(f->segs[seg]), size_before);
 	assert_int_equal(open_store(f->work, 0, &db), SUTRA_ECORRUPT);
@@ -582,7 +518,7 @@ static uint8_t *stale_segment(size_t *size, struct seg *sa)
 	size_t n = list_segments(dir, segs, MAX_SEGS);
 	assert_int_equal(n, 1);
 	seg_parse(segs[0], sa);
-	uint8_t *buf = file_read(segs[0], size);
+	uint8_t *buf = tu_file_read(segs[0], size);
 	free_list(segs, n);
 	tu_rmrf(dir);
 	free(dir);
@@ -645,7 +581,7 @@ static void test_stale_segment_bytes(void **state)
 	struct seg s0;
 	seg_parse(f->segs[0], &s0);
 	const struct rec *r0 = &s0.r[1];
-	file_write_at(f->segs[0], a + sa.r[1].off, s0.size - r0->off, (off_t)r0->off);
+	tu_file_write_at(f->segs[0], a + sa.r[1].off, s0.size - r0->off, (off_t)r0->off);
 	seg_free(&s0);
 	assert_int_equal(open_store(f->work, 0, &db), SUTRA_ECORRUPT);
 	db = open_ok(f->work, 1);
@@ -668,19 +604,19 @@ static void test_header_damaged_non_last(void **state)
 
 	for (size_t k = 0; k < sizeof where / sizeof where[0]; k++) {
 		fx_copy(f);
-		file_flip(f->segs[0], where[k]);
+		tu_file_flip(f->segs[0], where[k]);
 		int rc = open_store(f->work, 0, &db);
 		if (rc != SUTRA_ECORRUPT)
 			fail_msg("header byte %ld: rc %d (%s)", (long)where[k], rc,
 			         sutra_last_error());
-		expect_error_mentions(base_name(f->segs[0]), "offset 0");
+		expect_error_mentions(tu_base_name(f->segs[0]), "offset 0");
 	}
 	/* a newer (last) segment with records whose header is damaged is
 	 * acknowledged data too */
 	fx_copy(f);
-	file_flip(f->segs[1], 20);
+	tu_file_flip(f->segs[1], 20);
 	assert_int_equal(open_store(f->work, 0, &db), SUTRA_ECORRUPT);
-	expect_error_mentions(base_name(f->segs[1]), "offset 0");
+	expect_error_mentions(tu_base_name(f->segs[1]), "offset 0");
 }
 
 /* Guarantee 10: a segment of another format version is refused with a
@@ -696,10 +632,10 @@ static void test_wal_version(void **state)
 		seg_parse(f->segs[k], &s);
 		st32(s.buf + 8, WAL_VERSION + 1);
 		st32(s.buf + 32, crc32c(s.buf, 32));
-		file_write_at(f->segs[k], s.buf, WAL_HEADER_SIZE, 0);
+		tu_file_write_at(f->segs[k], s.buf, WAL_HEADER_SIZE, 0);
 		seg_free(&s);
 		assert_int_equal(open_store(f->work, 0, &db), SUTRA_EVERSION);
-		expect_error_mentions(base_name(f->segs[k]), "version 2");
+		expect_error_mentions(tu_base_name(f->segs[k]), "version 2");
 	}
 }
 
@@ -739,13 +675,13 @@ static void test_repair_past_corruption(void **state)
 	/* 1. the newer segment's salt, made non-last by the empty newest
 	 * segment an open leaves */
 	fx_copy(f);
-	file_flip(f->segs[1], 20);
+	tu_file_flip(f->segs[1], 20);
 	snprintf(name, sizeof name, "wal-%016" PRIx64 ".log", (uint64_t)NALL + 1);
 	char *extra = tu_path(f->work, name);
 	seg_parse(f->segs[0], &s);
 	st64(s.buf + 24, NALL + 1);
 	st32(s.buf + 32, crc32c(s.buf, 32));
-	file_write_at(extra, s.buf, WAL_HEADER_SIZE, 0);
+	tu_file_write_at(extra, s.buf, WAL_HEADER_SIZE, 0);
 	seg_free(&s);
 	free(extra);
 	expect_repaired(f, "damaged header of a non-last segment", N1, NALL, report, sizeof report);
@@ -757,7 +693,7 @@ static void test_repair_past_corruption(void **state)
 	uint8_t *rp = s.buf + r.off;
 	rp[WAL_RECORD_HEADER + 8] = 9; /* the first op's kind */
 	st32(rp, crc32c_extend(crc32c(s.buf + 16, 8), rp + 4, WAL_RECORD_HEADER - 4 + r.len));
-	file_write_at(f->segs[1], rp, WAL_RECORD_HEADER + r.len, (off_t)r.off);
+	tu_file_write_at(f->segs[1], rp, WAL_RECORD_HEADER + r.len, (off_t)r.off);
 	seg_free(&s);
 	expect_repaired(f, "a record whose op does not decode", N1 + 2, NALL, report,
 	                sizeof report);
@@ -790,7 +726,7 @@ static void test_last_segment_short(void **state)
 	for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
 		fx_copy(f);
 		char *path = tu_path(f->work, name);
-		file_write_at(path, h, lens[k], 0);
+		tu_file_write_at(path, h, lens[k], 0);
 		assert_int_equal(file_size(path), (long)lens[k]);
 		sutra_db *db = open_ok(f->work, 0);
 		expect_prefix(db, 'B', NALL, NALL);
@@ -817,7 +753,7 @@ static void test_last_segment_zero_header(void **state)
 	for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
 		fx_copy(f);
 		char *path = tu_path(f->work, name);
-		file_write_at(path, zeros, lens[k], 0);
+		tu_file_write_at(path, zeros, lens[k], 0);
 		free(path);
 		sutra_db *db;
 		int rc = open_store(f->work, 0, &db);
@@ -860,7 +796,7 @@ static void test_damage_before_empty_newest(void **state)
 	assert_int_equal(open_store(f->work, 0, &db), SUTRA_ECORRUPT);
 	char off[64];
 	snprintf(off, sizeof off, "offset %" PRIu64, last.off);
-	expect_error_mentions(base_name(f->segs[1]), off);
+	expect_error_mentions(tu_base_name(f->segs[1]), off);
 	db = open_ok(f->work, 1);
 	expect_prefix(db, 'B', NALL - 1, NALL);
 	expect_writable(f->work, db, 'B', NALL - 1);
