@@ -97,21 +97,22 @@ int sutra_meta_next(const sutra_concept *c, size_t *pos, const char **key, const
 	return 1;
 }
 
-static void collect(struct adj *a, int dir, int type, sutra_neighbor *out, size_t cap,
+static void collect(const struct node *nd, int dir, int type, sutra_neighbor *out, size_t cap,
                     size_t *total)
 {
-	uint32_t n = a ? atomic_load_explicit(&a->count, memory_order_acquire) : 0;
+	struct adj *a;
+	uint32_t n = adj_count(&a, nd, dir);
+	unsigned t;
+	float conf;
 
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t st = atomic_load_explicit(&a->e[i].state, memory_order_acquire);
-		if ((st & EDGE_DEAD) || (type >= 0 && (st & EDGE_TYPE_MASK) != (uint32_t)type))
+		if (!edge_live(a, i, &t, &conf) || (type >= 0 && t != (unsigned)type))
 			continue;
 		if (*total < cap) {
 			sutra_neighbor *nb = &out[*total];
-			uint32_t cb = atomic_load_explicit(&a->e[i].conf, memory_order_relaxed);
 			memcpy(nb->id.b, a->e[i].id, 16);
-			memcpy(&nb->confidence, &cb, 4);
-			nb->type = (uint8_t)(st & EDGE_TYPE_MASK);
+			nb->confidence = conf;
+			nb->type = (uint8_t)t;
 			nb->direction = (uint8_t)(dir == ADJ_OUT ? SUTRA_DIR_OUT : SUTRA_DIR_IN);
 		}
 		(*total)++;
@@ -137,11 +138,9 @@ int sutra_neighbors(sutra_db *db, const sutra_id *id, int direction, int type, s
 	epoch_enter();
 	struct node *n = store_find(&db->store, id->b);
 	if (n && (direction & SUTRA_DIR_OUT))
-		collect(atomic_load_explicit(&n->adj[ADJ_OUT], memory_order_acquire), ADJ_OUT, type,
-		        out, cap, total);
+		collect(n, ADJ_OUT, type, out, cap, total);
 	if (n && (direction & SUTRA_DIR_IN))
-		collect(atomic_load_explicit(&n->adj[ADJ_IN], memory_order_acquire), ADJ_IN, type,
-		        out, cap, total);
+		collect(n, ADJ_IN, type, out, cap, total);
 	epoch_exit();
 	return n ? 0 : err_set(SUTRA_ENOTFOUND, "no such concept");
 }
@@ -168,20 +167,16 @@ int sutra_scan(sutra_db *db, sutra_scan_fn fn, void *ctx)
 
 static int scan_edges(struct node *n, sutra_assoc_fn fn, void *ctx)
 {
-	struct adj *a = atomic_load_explicit(&n->adj[ADJ_OUT], memory_order_acquire);
-	uint32_t cnt = a ? atomic_load_explicit(&a->count, memory_order_acquire) : 0;
+	struct adj *a;
+	uint32_t cnt = adj_count(&a, n, ADJ_OUT);
+	unsigned type;
+	float conf;
 	int rc = 0;
 
-	for (uint32_t i = 0; i < cnt && rc == 0; i++) {
-		uint32_t st = atomic_load_explicit(&a->e[i].state, memory_order_acquire);
-		uint32_t cb = atomic_load_explicit(&a->e[i].conf, memory_order_relaxed);
-		float conf;
-		if (st & EDGE_DEAD)
-			continue;
-		memcpy(&conf, &cb, 4);
-		rc = fn(ctx, (const sutra_id *)n->id, (const sutra_id *)a->e[i].id,
-		        st & EDGE_TYPE_MASK, conf);
-	}
+	for (uint32_t i = 0; i < cnt && rc == 0; i++)
+		if (edge_live(a, i, &type, &conf))
+			rc = fn(ctx, (const sutra_id *)n->id, (const sutra_id *)a->e[i].id, type,
+			        conf);
 	return rc;
 }
 

@@ -95,10 +95,12 @@ static int expand(sutra_db *db, struct bfs *b, size_t at, const uint8_t *to, int
 	uint32_t depth = b->queue[at].depth + 1;
 
 	for (int dir = ADJ_OUT; n && dir <= ADJ_IN && *found < 0; dir++) {
-		struct adj *a = atomic_load_explicit(&n->adj[dir], memory_order_acquire);
-		uint32_t cnt = a ? atomic_load_explicit(&a->count, memory_order_acquire) : 0;
+		struct adj *a;
+		uint32_t cnt = adj_count(&a, n, dir);
+		unsigned type;
+		float conf;
 		for (uint32_t i = 0; i < cnt; i++) {
-			if (atomic_load_explicit(&a->e[i].state, memory_order_acquire) & EDGE_DEAD)
+			if (!edge_live(a, i, &type, &conf))
 				continue;
 			int rc = bfs_visit(b, a->e[i].id, (int64_t)at, depth);
 			if (rc < 0)

@@ -165,19 +165,17 @@ static int w_concept(struct writer *w, const struct node *n, uint8_t **scratch, 
 
 static int w_edges(struct writer *w, const struct node *n, uint64_t *count)
 {
-	struct adj *a = atomic_load_explicit(&n->adj[ADJ_OUT], memory_order_acquire);
-	uint32_t cnt = a ? atomic_load_explicit(&a->count, memory_order_acquire) : 0;
+	struct adj *a;
+	uint32_t cnt = adj_count(&a, n, ADJ_OUT);
 	uint8_t op[OP_ASSOC_SIZE];
+	unsigned type;
+	float conf;
 	int rc = 0;
 
 	for (uint32_t i = 0; i < cnt && rc == 0; i++) {
-		uint32_t st = atomic_load_explicit(&a->e[i].state, memory_order_acquire);
-		uint32_t cb = atomic_load_explicit(&a->e[i].conf, memory_order_relaxed);
-		float conf;
-		if (st & EDGE_DEAD)
+		if (!edge_live(a, i, &type, &conf))
 			continue;
-		memcpy(&conf, &cb, 4);
-		op_assoc_encode(op, OP_ASSOC, n->id, a->e[i].id, st & EDGE_TYPE_MASK, conf);
+		op_assoc_encode(op, OP_ASSOC, n->id, a->e[i].id, type, conf);
 		rc = w_record(w, op, sizeof op);
 		(*count)++;
 	}

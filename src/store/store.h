@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "store/op.h"
 #include "util/epoch.h"
@@ -93,6 +94,26 @@ static inline struct node *table_node(struct table *t, size_t i)
 	uintptr_t v = atomic_load_explicit(&t->slots[i], memory_order_acquire);
 
 	return v > 1 ? (struct node *)(v & 0x0000ffffffffffffULL) : NULL;
+}
+
+/* Readers: the published entries of a node's array (0 when it has none). */
+static inline uint32_t adj_count(struct adj **a, const struct node *n, int dir)
+{
+	*a = atomic_load_explicit(&((struct node *)n)->adj[dir], memory_order_acquire);
+	return *a ? atomic_load_explicit(&(*a)->count, memory_order_acquire) : 0;
+}
+
+/* Readers: entry i if it is live, with its type and confidence. */
+static inline bool edge_live(struct adj *a, uint32_t i, unsigned *type, float *conf)
+{
+	uint32_t st = atomic_load_explicit(&a->e[i].state, memory_order_acquire);
+	uint32_t cb = atomic_load_explicit(&a->e[i].conf, memory_order_relaxed);
+
+	if (st & EDGE_DEAD)
+		return false;
+	*type = st & EDGE_TYPE_MASK;
+	memcpy(conf, &cb, sizeof cb);
+	return true;
 }
 
 /* Writer: inserts or replaces the node (the old one is retired). */
