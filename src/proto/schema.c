@@ -224,8 +224,8 @@ static const struct pd_struct assoc_item_s = {FIELDS(assoc_item_fields), assoc_i
 
 static int f_concepts(struct dctx *d, const struct pd_field *f, void *base)
 {
-	void *items;
-	uint32_t n;
+	void *items = NULL;
+	uint32_t n = 0;
 
 	if (pd_f_items(d, &concept_item_s, sizeof(struct concept_item), &items, &n) != 0)
 		return -1;
@@ -236,8 +236,8 @@ static int f_concepts(struct dctx *d, const struct pd_field *f, void *base)
 
 static int f_assocs(struct dctx *d, const struct pd_field *f, void *base)
 {
-	void *items;
-	uint32_t n;
+	void *items = NULL;
+	uint32_t n = 0;
 
 	if (pd_f_items(d, &assoc_item_s, sizeof(struct assoc_item), &items, &n) != 0)
 		return -1;
