@@ -60,13 +60,12 @@ static const char *recommend(double health, double util, int sticky)
 
 /* Updates the figures from one cycle (bg->mu held). */
 static void update_figures(sutra_db *db, const struct wal_stats *ws, double dt_s,
-                           uint64_t durable_before)
+                           uint64_t durable_before, int sticky)
 {
 	struct sched_figures *f = &db->bg.fig;
 	double depth = (double)ws->pending_records;
 	double prev = f->queue_depth;
 	double rate = dt_s > 0 ? (double)(ws->written_lsn - durable_before) / dt_s : 0;
-	int sticky = sutra_health(db) != 0;
 
 	f->cycles++;
 	f->queue_depth = depth;
@@ -134,8 +133,9 @@ static void *sched_main(void *arg)
 		last_sync = cycle(db, last_sync);
 		wal_stats_get(db->wal, &ws);
 		uint64_t now = clock_mono_ns();
+		int sticky = sutra_health(db) != 0; /* takes the WAL lock: not under ours */
 		pthread_mutex_lock(&bg->mu);
-		update_figures(db, &ws, (double)(now - last) / 1e9, before);
+		update_figures(db, &ws, (double)(now - last) / 1e9, before, sticky);
 		last = now;
 		if (db->opt.checkpoint_wal_bytes &&
 		    ws.written_bytes - bg->ckpt_wal_mark >= db->opt.checkpoint_wal_bytes)

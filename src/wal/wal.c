@@ -384,6 +384,8 @@ static int reserve(struct wal *w, size_t n)
 
 int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
 {
+	void (*kick)(void *) = NULL;
+	void *kick_arg = NULL;
 	size_t rec = align8(WAL_RECORD_HEADER + len);
 	int rc;
 
@@ -406,10 +408,16 @@ int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
 	w->pend_len += rec;
 	w->pend_records++;
 	*lsn = w->next_lsn++;
-	if (w->kick && w->pend_len > w->cfg.max_pending_bytes / 4)
-		w->kick(w->kick_arg);
+	/* The kick takes the scheduler's lock, which the scheduler holds while
+	 * it reads WAL figures: call it only after dropping ours. */
+	if (w->kick && w->pend_len > w->cfg.max_pending_bytes / 4) {
+		kick = w->kick;
+		kick_arg = w->kick_arg;
+	}
 out:
 	pthread_mutex_unlock(&w->mu);
+	if (kick)
+		kick(kick_arg);
 	return rc;
 }
 
