@@ -207,6 +207,7 @@ SUTRA_API int sutra_batch_dissociate(sutra_batch *b, const sutra_id *source, con
 SUTRA_API int sutra_batch_commit(sutra_db *db, sutra_batch *b, uint64_t *lsn);
 
 /* Commits without blocking the caller: cb runs once the batch is applied
+ * (batches committed from one thread are applied in the order submitted)
  * and (per durability) durable, or failed, on an engine thread; it must not
  * block. msg is the error message (borrowed for the call) when rc < 0. The
  * batch stays owned by the caller and must not be touched until cb runs. */

@@ -193,6 +193,11 @@ static int apply_max_buffer(struct config *c, const char *v, char *why, size_t n
 	return parse_range(v, true, 2 * KiB, 4 * GiB, &c->max_buffer_bytes);
 }
 
+static int apply_max_inflight(struct config *c, const char *v, char *why, size_t n)
+{
+	return apply_u32(&c->max_inflight, v, false, 1, 1024);
+}
+
 static int apply_encoding(struct config *c, const char *v, char *why, size_t n)
 {
 	if (strcmp(v, "compact") == 0)
@@ -287,6 +292,8 @@ static const struct setting settings[] = {
      "1024..104857600 (K/M/G suffixes accepted)", apply_max_frame},
     {"max_buffer_bytes", "BYTES", "SUTRA_MAX_BUFFER_BYTES", "134217728",
      "max_frame_bytes+4..4G: input buffered per connection", apply_max_buffer},
+    {"max_inflight_per_connection", "N", "SUTRA_MAX_INFLIGHT_PER_CONNECTION", "64",
+     "1..1024: pipelined writes of one connection in flight at once", apply_max_inflight},
     {"response_encoding", "ENC", "SUTRA_RESPONSE_ENCODING", "compact", "compact | named",
      apply_encoding},
     {"log_level", "LEVEL", "SUTRA_LOG_LEVEL", "info", "error | warn | info | debug",

@@ -25,6 +25,7 @@ struct config {
 	uint32_t idle_timeout_ms; /* 0: never */
 	uint32_t max_frame_bytes;
 	uint64_t max_buffer_bytes; /* per-connection input cap, >= max_frame_bytes + 4 */
+	uint32_t max_inflight;     /* max_inflight_per_connection: pipelined writes in flight */
 	int response_encoding;     /* enum proto_encoding */
 	int log_level;             /* enum log_level */
 	uint32_t num_shards;

@@ -301,10 +301,31 @@ int dispatch_request(struct conn *c, const struct request *r, struct mpbuf *out)
 	}
 }
 
-void dispatch_finish(struct conn *c, struct mpbuf *out)
+int dispatch_class(int kind)
 {
-	dispatch_write_finish(c, out);
-	dispatch_pending_free(&c->pend);
+	switch (kind) {
+	case REQ_LEARN_CONCEPT_V2:
+	case REQ_LEARN_BATCH:
+	case REQ_LEARN_CONCEPT:
+	case REQ_LEARN_ASSOCIATION:
+	case REQ_DELETE_CONCEPT:
+	case REQ_DELETE_ASSOCIATION:
+	case REQ_LEARN_CONCEPTS:
+	case REQ_LEARN_ASSOCIATIONS:
+		return DISPATCH_WRITE;
+	case REQ_FLUSH:
+	case REQ_SYNC:
+	case REQ_CHECKPOINT:
+		return DISPATCH_BLOCKING;
+	default:
+		return DISPATCH_READ;
+	}
+}
+
+void dispatch_finish(struct slot *s, struct mpbuf *out)
+{
+	dispatch_write_finish(s, out);
+	dispatch_pending_free(&s->pend);
 }
 
 void dispatch_pending_free(struct pending *p)

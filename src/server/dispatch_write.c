@@ -5,11 +5,19 @@
  * sutra_batch_commit_async, so the event loop never waits for the log or
  * an fsync: the engine calls commit_done on its own thread once the batch is
  * applied and durable (or failed), and that only records the outcome in the
- * connection's completion slot and posts the connection to its worker.
- * What the reply needs later (content hashes, ids) is copied into c->pend
- * at submission, because the frame the request was decoded from is gone by
- * the time the reply is built. A batch is one atomic unit, so LearnBatch,
- * LearnConcepts and LearnAssociations are all-or-nothing.
+ * request's completion slot (the connection's c->cur at submission) and
+ * posts the slot to its worker. What the reply needs later (content hashes,
+ * ids) is copied into the slot's pend at submission, because the frame the
+ * request was decoded from is gone by the time the reply is built. A batch
+ * is one atomic unit, so LearnBatch, LearnConcepts and LearnAssociations are
+ * all-or-nothing.
+ *
+ * Writes of one connection may be in flight together (conn.c); the engine
+ * applies them in submission order and validates each against the store as
+ * it is then, so a write may rely on an earlier one still in flight. That
+ * is why LearnAssociation checks its endpoints up front (for a clear
+ * message without a trip to the engine) only when nothing is in flight, and
+ * otherwise lets the engine's check decide and words its error the same.
  *
  * Content-hash ids (LearnConceptV2, LearnBatch) are learned with
  * SUTRA_LEARN_SAME_CONTENT: a different content under the same hash is
@@ -25,52 +33,64 @@
 
 /* ---- submission ---------------------------------------------------------- */
 
+/* Runs on an engine thread: records the outcome, posts the slot. */
 static void commit_done(void *arg, int rc, uint64_t lsn, const char *msg)
 {
-	struct conn *c = arg;
+	struct slot *s = arg;
 
-	c->done.rc = rc;
-	c->done.value = lsn;
-	snprintf(c->done.msg, sizeof c->done.msg, "%s", rc < 0 && msg ? msg : "");
-	worker_post_done(c);
+	s->done.rc = rc;
+	s->done.value = lsn;
+	if (rc < 0 && msg)
+		snprintf(s->done.msg, sizeof s->done.msg, "%s", msg);
+	else
+		s->done.msg[0] = 0;
+	worker_post_done(s);
 }
 
-static int fail(struct conn *c, struct mpbuf *out, int enc, int rc)
+/* Releases what slot s holds for a request answered at once. */
+static void drop(struct slot *s)
+{
+	sutra_batch_free(s->batch);
+	s->batch = NULL;
+	dispatch_pending_free(&s->pend);
+}
+
+static int fail(struct slot *s, struct mpbuf *out, int enc, int rc)
 {
 	const char *msg = sutra_last_error();
 
 	rb_error(out, enc, "%s", msg && *msg ? msg : sutra_strerror(rc));
-	sutra_batch_free(c->batch);
-	c->batch = NULL;
-	dispatch_pending_free(&c->pend);
+	drop(s);
 	return DISPATCH_DONE;
 }
 
-/* A fresh batch for this request (the previous one was freed when its
- * reply was built, so a large batch does not stay around). */
-static int begin(struct conn *c, int kind, int enc)
+/* An empty batch for this request in slot s: the slot's previous one,
+ * cleared, when it kept one (only small ones are kept, see conn.c). */
+static int begin(struct slot *s, int kind, int enc)
 {
-	dispatch_pending_free(&c->pend);
-	c->pend.kind = kind;
-	c->pend.enc = enc;
-	sutra_batch_free(c->batch);
-	c->batch = NULL;
-	return sutra_batch_new(&c->batch);
+	dispatch_pending_free(&s->pend);
+	s->pend.kind = kind;
+	s->pend.enc = enc;
+	if (s->batch) {
+		sutra_batch_clear(s->batch);
+		return 0;
+	}
+	return sutra_batch_new(&s->batch);
 }
 
 /* Hands the batch to the engine. An empty batch (an empty list in a batch
  * request) has nothing to log and is answered at once, with sequence 0. */
-static int submit(struct conn *c, struct mpbuf *out)
+static int submit(struct conn *c, struct slot *s, struct mpbuf *out)
 {
-	if (sutra_batch_count(c->batch) == 0) {
-		c->done.rc = 0;
-		c->done.value = 0;
-		dispatch_write_finish(c, out);
-		dispatch_pending_free(&c->pend);
+	if (sutra_batch_count(s->batch) == 0) {
+		s->done.rc = 0;
+		s->done.value = 0;
+		dispatch_write_finish(s, out);
+		drop(s);
 		return DISPATCH_DONE;
 	}
-	int rc = sutra_batch_commit_async(c->w->srv->db, c->batch, commit_done, c);
-	return rc < 0 ? fail(c, out, c->pend.enc, rc) : DISPATCH_INFLIGHT;
+	int rc = sutra_batch_commit_async(c->w->srv->db, s->batch, commit_done, s);
+	return rc < 0 ? fail(s, out, s->pend.enc, rc) : DISPATCH_INFLIGHT;
 }
 
 static void parse_id(const struct pstr *s, sutra_id *out)
@@ -115,28 +135,30 @@ static int add_by_content(sutra_batch *b, const struct pstr *content, const stru
 
 static int learn_v2(struct conn *c, const struct request *r, struct mpbuf *out)
 {
-	int rc = begin(c, r->kind, c->enc);
+	struct slot *s = c->cur;
+	int rc = begin(s, r->kind, c->enc);
 
 	note_options(c->w->srv, &r->u.learn_v2.opt);
 	if (rc == 0)
-		rc = add_by_content(c->batch, &r->u.learn_v2.content, &r->u.learn_v2.opt,
-		                    &c->pend.hash);
-	return rc < 0 ? fail(c, out, c->enc, rc) : submit(c, out);
+		rc = add_by_content(s->batch, &r->u.learn_v2.content, &r->u.learn_v2.opt,
+		                    &s->pend.hash);
+	return rc < 0 ? fail(s, out, c->enc, rc) : submit(c, s, out);
 }
 
 static int learn_batch(struct conn *c, const struct request *r, struct mpbuf *out)
 {
+	struct slot *s = c->cur;
 	uint32_t n = r->u.learn_batch.count;
-	int rc = begin(c, r->kind, c->enc);
+	int rc = begin(s, r->kind, c->enc);
 
 	note_options(c->w->srv, &r->u.learn_batch.opt);
-	if (rc == 0 && !(c->pend.hashes = malloc((n ? n : 1) * sizeof *c->pend.hashes)))
+	if (rc == 0 && !(s->pend.hashes = malloc((n ? n : 1) * sizeof *s->pend.hashes)))
 		rc = SUTRA_ENOMEM;
-	c->pend.count = n;
+	s->pend.count = n;
 	for (uint32_t i = 0; i < n && rc == 0; i++)
-		rc = add_by_content(c->batch, &r->u.learn_batch.contents[i], &r->u.learn_batch.opt,
-		                    &c->pend.hashes[i]);
-	return rc < 0 ? fail(c, out, c->enc, rc) : submit(c, out);
+		rc = add_by_content(s->batch, &r->u.learn_batch.contents[i], &r->u.learn_batch.opt,
+		                    &s->pend.hashes[i]);
+	return rc < 0 ? fail(s, out, c->enc, rc) : submit(c, s, out);
 }
 
 static bool dim_ok(struct conn *c, struct mpbuf *out, int enc, uint32_t dim, const char *what)
@@ -161,71 +183,81 @@ static int learn_concept(struct conn *c, const struct request *r, struct mpbuf *
 	    .confidence = r->u.learn_concept.confidence,
 	};
 
+	struct slot *s = c->cur;
+
 	if (ci.vector && !dim_ok(c, out, c->enc, ci.vector_dim, "Embedding"))
 		return DISPATCH_DONE;
 	parse_id(&r->u.learn_concept.id, &ci.id);
-	int rc = begin(c, r->kind, c->enc);
+	int rc = begin(s, r->kind, c->enc);
 	if (rc == 0)
-		rc = sutra_batch_learn(c->batch, &ci);
-	return rc < 0 ? fail(c, out, c->enc, rc) : submit(c, out);
+		rc = sutra_batch_learn(s->batch, &ci);
+	return rc < 0 ? fail(s, out, c->enc, rc) : submit(c, s, out);
 }
 
 /* ---- associations and deletes -------------------------------------------- */
 
-/* Answers with an Error naming an endpoint that does not exist. */
-static bool endpoints_exist(struct conn *c, struct mpbuf *out, const sutra_id *src,
-                            const sutra_id *dst)
+/* The endpoint of an association that does not exist, or NULL. */
+static const sutra_id *missing_endpoint(sutra_db *db, const sutra_id *src, const sutra_id *dst)
 {
-	const sutra_id *missing = NULL;
+	if (!sutra_exists(db, src))
+		return src;
+	return sutra_exists(db, dst) ? NULL : dst;
+}
+
+static void missing_error(struct mpbuf *out, int enc, const sutra_id *missing, bool source)
+{
 	char hex[SUTRA_ID_HEX];
 
-	if (!sutra_exists(c->w->srv->db, src))
-		missing = src;
-	else if (!sutra_exists(c->w->srv->db, dst))
-		missing = dst;
-	if (!missing)
-		return true;
 	sutra_id_format(missing, hex);
-	rb_error(out, c->enc, "%s concept %s not found", missing == src ? "source" : "target", hex);
-	return false;
+	rb_error(out, enc, "%s concept %s not found", source ? "source" : "target", hex);
 }
 
 static int learn_association(struct conn *c, const struct request *r, struct mpbuf *out)
 {
+	struct slot *s = c->cur;
 	sutra_id src, dst;
 
 	parse_id(&r->u.learn_assoc.source, &src);
 	parse_id(&r->u.learn_assoc.target, &dst);
-	if (!endpoints_exist(c, out, &src, &dst))
-		return DISPATCH_DONE;
-	int rc = begin(c, r->kind, c->enc);
+	if (c->nq == 0) { /* nothing of this connection's is in flight */
+		const sutra_id *missing = missing_endpoint(c->w->srv->db, &src, &dst);
+		if (missing) {
+			missing_error(out, c->enc, missing, missing == &src);
+			return DISPATCH_DONE;
+		}
+	}
+	int rc = begin(s, r->kind, c->enc);
+	s->pend.src = src;
+	s->pend.dst = dst;
 	if (rc == 0)
-		rc = sutra_batch_associate(c->batch, &src, &dst, r->u.learn_assoc.type,
+		rc = sutra_batch_associate(s->batch, &src, &dst, r->u.learn_assoc.type,
 		                           r->u.learn_assoc.confidence);
-	return rc < 0 ? fail(c, out, c->enc, rc) : submit(c, out);
+	return rc < 0 ? fail(s, out, c->enc, rc) : submit(c, s, out);
 }
 
 static int delete_concept(struct conn *c, const struct request *r, struct mpbuf *out)
 {
+	struct slot *s = c->cur;
 	sutra_id id;
-	int rc = begin(c, r->kind, ENC_NAMED);
+	int rc = begin(s, r->kind, ENC_NAMED);
 
 	parse_id(&r->u.concept_id, &id);
 	if (rc == 0)
-		rc = sutra_batch_delete(c->batch, &id);
-	return rc < 0 ? fail(c, out, ENC_NAMED, rc) : submit(c, out);
+		rc = sutra_batch_delete(s->batch, &id);
+	return rc < 0 ? fail(s, out, ENC_NAMED, rc) : submit(c, s, out);
 }
 
 static int delete_association(struct conn *c, const struct request *r, struct mpbuf *out)
 {
+	struct slot *s = c->cur;
 	sutra_id src, dst;
-	int rc = begin(c, r->kind, ENC_NAMED);
+	int rc = begin(s, r->kind, ENC_NAMED);
 
 	parse_id(&r->u.delete_assoc.source, &src);
 	parse_id(&r->u.delete_assoc.target, &dst);
 	if (rc == 0)
-		rc = sutra_batch_dissociate(c->batch, &src, &dst, r->u.delete_assoc.type);
-	return rc < 0 ? fail(c, out, ENC_NAMED, rc) : submit(c, out);
+		rc = sutra_batch_dissociate(s->batch, &src, &dst, r->u.delete_assoc.type);
+	return rc < 0 ? fail(s, out, ENC_NAMED, rc) : submit(c, s, out);
 }
 
 /* ---- the atomic multi-item extensions ------------------------------------ */
@@ -258,8 +290,8 @@ static int item_meta(const struct concept_item *it, sutra_meta_entry **entries, 
 	return 0;
 }
 
-/* Adds item i; returns 0, a negative SUTRA_E* code, or 1 when an Error
- * reply has already been written to out. */
+/* Adds item i to the batch of c->cur; returns 0, a negative SUTRA_E* code,
+ * or 1 when an Error reply has already been written to out. */
 static int add_item(struct conn *c, const struct concept_item *it, uint32_t i, sutra_id *id,
                     struct mpbuf *out)
 {
@@ -284,54 +316,56 @@ static int add_item(struct conn *c, const struct concept_item *it, uint32_t i, s
 	int rc = item_meta(it, &meta, &mem);
 	ci.meta = meta;
 	if (rc == 0)
-		rc = sutra_batch_learn(c->batch, &ci);
+		rc = sutra_batch_learn(c->cur->batch, &ci);
 	free(mem);
 	return rc;
 }
 
 static int learn_concepts(struct conn *c, const struct request *r, struct mpbuf *out)
 {
+	struct slot *s = c->cur;
 	uint32_t n = r->u.learn_concepts.count;
-	int rc = begin(c, r->kind, ENC_NAMED);
+	int rc = begin(s, r->kind, ENC_NAMED);
 
-	if (rc == 0 && !(c->pend.ids = malloc((n ? n : 1) * sizeof *c->pend.ids)))
+	if (rc == 0 && !(s->pend.ids = malloc((n ? n : 1) * sizeof *s->pend.ids)))
 		rc = SUTRA_ENOMEM;
-	c->pend.count = n;
+	s->pend.count = n;
 	for (uint32_t i = 0; i < n && rc == 0; i++)
-		rc = add_item(c, &r->u.learn_concepts.items[i], i, &c->pend.ids[i], out);
+		rc = add_item(c, &r->u.learn_concepts.items[i], i, &s->pend.ids[i], out);
 	if (rc == 1) { /* the reply is already written */
-		sutra_batch_free(c->batch);
-		c->batch = NULL;
-		dispatch_pending_free(&c->pend);
+		drop(s);
 		return DISPATCH_DONE;
 	}
-	return rc < 0 ? fail(c, out, ENC_NAMED, rc) : submit(c, out);
+	return rc < 0 ? fail(s, out, ENC_NAMED, rc) : submit(c, s, out);
 }
 
 static int learn_associations(struct conn *c, const struct request *r, struct mpbuf *out)
 {
+	struct slot *s = c->cur;
 	uint32_t n = r->u.learn_assocs.count;
-	int rc = begin(c, r->kind, ENC_NAMED);
+	int rc = begin(s, r->kind, ENC_NAMED);
 	sutra_id src, dst;
 
-	c->pend.count = n;
+	s->pend.count = n;
 	for (uint32_t i = 0; i < n && rc == 0; i++) {
 		const struct assoc_item *a = &r->u.learn_assocs.items[i];
 		parse_id(&a->source, &src);
 		parse_id(&a->target, &dst);
-		rc = sutra_batch_associate(c->batch, &src, &dst, a->type, a->confidence);
+		rc = sutra_batch_associate(s->batch, &src, &dst, a->type, a->confidence);
 	}
-	return rc < 0 ? fail(c, out, ENC_NAMED, rc) : submit(c, out);
+	return rc < 0 ? fail(s, out, ENC_NAMED, rc) : submit(c, s, out);
 }
 
 /* ---- blocking calls ------------------------------------------------------ */
 
 static int offload(struct conn *c, int kind, int enc, struct mpbuf *out)
 {
-	dispatch_pending_free(&c->pend);
-	c->pend.kind = kind;
-	c->pend.enc = enc;
-	if (offload_submit(c, kind) == 0)
+	struct slot *s = c->cur;
+
+	drop(s);
+	s->pend.kind = kind;
+	s->pend.enc = enc;
+	if (offload_submit(s, kind) == 0)
 		return DISPATCH_INFLIGHT;
 	rb_error(out, enc, "the server is shutting down");
 	return DISPATCH_DONE;
@@ -408,18 +442,32 @@ static void note_failure(struct server *s, const struct completion *d)
 		          d->msg[0] ? d->msg : sutra_strerror(d->rc));
 }
 
-void dispatch_write_finish(struct conn *c, struct mpbuf *out)
+/* The Error of a failed write. An association whose endpoint is missing
+ * is told as the up-front check tells it, whichever check caught it. */
+static void reply_failure(struct server *srv, const struct slot *s, struct mpbuf *out)
 {
-	const struct pending *p = &c->pend;
-	uint64_t v = c->done.value;
+	const struct pending *p = &s->pend;
+	const struct completion *d = &s->done;
+
+	note_failure(srv, d);
+	if (p->kind == REQ_LEARN_ASSOCIATION && d->rc == SUTRA_ENOTFOUND) {
+		const sutra_id *missing = missing_endpoint(srv->db, &p->src, &p->dst);
+		if (missing) {
+			missing_error(out, p->enc, missing, missing == &p->src);
+			return;
+		}
+	}
+	rb_error(out, p->enc, "%s", d->msg[0] ? d->msg : sutra_strerror(d->rc));
+}
+
+void dispatch_write_finish(struct slot *s, struct mpbuf *out)
+{
+	const struct pending *p = &s->pend;
+	uint64_t v = s->done.value;
 	char hex[17];
 
-	sutra_batch_free(c->batch);
-	c->batch = NULL;
-	if (c->done.rc < 0) {
-		note_failure(c->w->srv, &c->done);
-		rb_error(out, p->enc, "%s",
-		         c->done.msg[0] ? c->done.msg : sutra_strerror(c->done.rc));
+	if (s->done.rc < 0) {
+		reply_failure(s->c->w->srv, s, out);
 		return;
 	}
 	switch (p->kind) {

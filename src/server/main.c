@@ -5,8 +5,10 @@
  * main thread alone takes them with sigwait), the listening socket (a busy
  * port fails before the store is touched), the store, the offload threads,
  * the workers. The main thread then only waits for a signal. Shutdown:
- * the workers stop accepting and reading, wait for their in-flight requests
- * and flush the replies, then exit; the offload threads drain; sutra_close
+ * the workers stop accepting, read what each socket already holds and then
+ * no more, answer the complete requests received (in-flight ones always;
+ * buffered ones for a bounded time), flush the replies, then exit; the
+ * offload threads drain; sutra_close
  * makes every write durable. Exit 0 after a clean shutdown, 1 on a runtime
  * failure (port, store), 2 on a bad configuration.
  */

@@ -3,10 +3,10 @@
  * sutra_sync waits for an fsync and sutra_checkpoint writes a whole image;
  * neither may run on an event loop. Two helper threads take such requests
  * from one queue (two, so that a long checkpoint does not hold up a Flush),
- * run them, record the result in the connection's completion slot and post
- * the connection back to its worker, exactly like an engine commit
- * callback. The queue links connections through done_next, which is free
- * while a request is in flight. Stopping drains the queue first: workers
+ * run them, record the result in the request's completion slot and post
+ * the slot back to its worker, exactly like an engine commit callback. The
+ * queue links slots through done_next, which is free while a request is in
+ * flight. Stopping drains the queue first: workers
  * wait for every in-flight request before they exit, so by then it is
  * empty anyway.
  */
@@ -22,18 +22,18 @@
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t cv;
-	struct conn *head, *tail;
+	struct slot *head, *tail;
 	bool stop;
 	sutra_db *db;
 	pthread_t threads[OFFLOAD_THREADS];
 	int nthreads;
 } q = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-static void run_job(struct conn *c)
+static void run_job(struct slot *s)
 {
-	struct completion *d = &c->done;
+	struct completion *d = &s->done;
 	sutra_stats st;
-	int kind = c->pend.kind;
+	int kind = s->pend.kind;
 
 	d->value = 0;
 	d->msg[0] = 0;
@@ -43,7 +43,7 @@ static void run_job(struct conn *c)
 	} else if (kind != REQ_FLUSH && sutra_stats_get(q.db, &st) == 0) {
 		d->value = kind == REQ_CHECKPOINT ? st.checkpoint_lsn : st.wal_durable_lsn;
 	}
-	worker_post_done(c);
+	worker_post_done(s);
 }
 
 static void *offload_main(void *arg)
@@ -52,14 +52,14 @@ static void *offload_main(void *arg)
 	for (;;) {
 		while (!q.head && !q.stop)
 			pthread_cond_wait(&q.cv, &q.lock);
-		struct conn *c = q.head;
-		if (!c)
+		struct slot *s = q.head;
+		if (!s)
 			break;
-		q.head = c->done_next;
+		q.head = s->done_next;
 		if (!q.head)
 			q.tail = NULL;
 		pthread_mutex_unlock(&q.lock);
-		run_job(c);
+		run_job(s);
 		pthread_mutex_lock(&q.lock);
 	}
 	pthread_mutex_unlock(&q.lock);
@@ -92,20 +92,20 @@ void offload_stop(void)
 	q.nthreads = 0;
 }
 
-int offload_submit(struct conn *c, int kind)
+int offload_submit(struct slot *s, int kind)
 {
-	c->pend.kind = kind;
-	c->done_next = NULL;
+	s->pend.kind = kind;
+	s->done_next = NULL;
 	pthread_mutex_lock(&q.lock);
 	if (q.stop || q.nthreads == 0) {
 		pthread_mutex_unlock(&q.lock);
 		return -1;
 	}
 	if (q.tail)
-		q.tail->done_next = c;
+		q.tail->done_next = s;
 	else
-		q.head = c;
-	q.tail = c;
+		q.head = s;
+	q.tail = s;
 	pthread_cond_signal(&q.cv);
 	pthread_mutex_unlock(&q.lock);
 	return 0;

@@ -11,15 +11,17 @@
  * Idle timeouts: the live list is kept in order of last activity (a
  * complete request, the connect, or a finished in-flight request moves a
  * connection to the tail), so expired connections are found at the head and
- * the epoll timeout is the head's deadline; a connection with a request in
+ * the epoll timeout is the head's deadline; a connection with requests in
  * flight is never idle. Closed connections are freed at the end of a turn,
- * and only once no in-flight request refers to them, so a stale epoll event
- * or a late completion never touches freed memory.
+ * and only once no in-flight request refers to them (their count of slots
+ * held elsewhere is zero), so a stale epoll event or a late completion
+ * never touches freed memory.
  *
- * Shutdown: the acceptor stops listening, no connection starts a new
- * request or reads more, in-flight requests are waited for (their
- * callbacks always come), their replies are flushed for a bounded time,
- * then every connection is closed and the thread exits.
+ * Shutdown: the acceptor stops listening; each connection reads what its
+ * socket already holds, then reads no more; the complete requests it has
+ * buffered are still answered (for at most DRAIN_NS), in-flight requests
+ * are always waited for (their callbacks always come), replies are flushed
+ * for a bounded time, then every connection is closed and the thread exits.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,7 +36,6 @@
 #include "server/server.h"
 
 #define MAX_EVENTS   256
-#define DRAIN_NS     (5ull * 1000000000) /* flushing replies at shutdown */
 #define STOP_POLL_MS 50
 #define HOLD_POLL_NS (5ull * 1000000) /* re-checking for a free slot at the cap */
 
@@ -94,7 +95,7 @@ void worker_ready(struct worker *w, struct conn *c)
  * epoll event still to be handled in this turn). */
 void worker_bury(struct worker *w, struct conn *c)
 {
-	if (!c->dead || c->inflight || c->in_ready || c->buried)
+	if (!c->dead || c->outstanding > 0 || c->in_ready || c->buried)
 		return;
 	c->buried = true;
 	c->gone_next = w->graveyard;
@@ -132,19 +133,19 @@ static void run_ready(struct worker *w)
 /* Only a post to an empty inbox wakes the loop: drain_inbox reads the
  * eventfd before it takes the lists, so whatever is posted after the take
  * finds them empty and wakes it again. */
-void worker_post_done(struct conn *c)
+void worker_post_done(struct slot *s)
 {
-	struct worker *w = c->w;
+	struct worker *w = s->c->w;
 	bool was_empty;
 
 	pthread_mutex_lock(&w->lock);
 	was_empty = !w->done_head && w->n_new == 0;
-	c->done_next = NULL;
+	s->done_next = NULL;
 	if (w->done_tail)
-		w->done_tail->done_next = c;
+		w->done_tail->done_next = s;
 	else
-		w->done_head = c;
-	w->done_tail = c;
+		w->done_head = s;
+	w->done_tail = s;
 	pthread_mutex_unlock(&w->lock);
 	if (was_empty)
 		wake(w);
@@ -189,14 +190,14 @@ static void adopt(struct worker *w, int fd)
 
 static void drain_inbox(struct worker *w)
 {
-	uint64_t count;
+	uint64_t count, now = 0;
 	int fds[256];
 	size_t nfds;
 
 	if (read(w->evfd, &count, sizeof count) < 0 && errno != EAGAIN)
 		log_warn("worker %u: eventfd read failed: %s", w->index, strerror(errno));
 	pthread_mutex_lock(&w->lock);
-	struct conn *done = w->done_head;
+	struct slot *done = w->done_head;
 	w->done_head = w->done_tail = NULL;
 	nfds = w->n_new < 256 ? w->n_new : 256;
 	if (nfds > 0) {
@@ -207,15 +208,17 @@ static void drain_inbox(struct worker *w)
 	if (w->n_new)
 		wake(w); /* the rest next turn */
 	pthread_mutex_unlock(&w->lock);
-	for (struct conn *c = done, *next; c; c = next) {
-		next = c->done_next;
-		c->inflight = false;
+	for (struct slot *s = done, *next; s; s = next) {
+		struct conn *c = s->c;
+		next = s->done_next;
+		c->outstanding--;
 		w->inflight--;
 		if (c->dead) {
-			dispatch_pending_free(&c->pend);
+			s->complete = true; /* conn_free releases it */
 			worker_bury(w, c);
 		} else {
-			conn_complete(c);
+			now = now ? now : now_ns();
+			conn_complete(s, now);
 		}
 	}
 	for (size_t i = 0; i < nfds; i++)
@@ -237,7 +240,7 @@ static void expire_idle(struct worker *w, uint64_t now)
 	if (limit == 0)
 		return;
 	while ((c = w->live_head) && c->active_ns + limit <= now) {
-		if (c->inflight) {
+		if (c->nq > 0) {
 			c->active_ns = now;
 			worker_touch(w, c);
 			continue;
@@ -286,19 +289,18 @@ static void handle_events(struct worker *w, struct epoll_event *ev, int n)
 }
 
 /* One shutdown step; returns true when the worker may exit. */
-static bool drain_step(struct worker *w, uint64_t stop_ns, uint64_t now)
+static bool drain_step(struct worker *w, uint64_t now)
 {
 	struct conn *c, *next;
+	bool first = !w->drain_read;
 
+	w->drain_read = true;
 	net_stop(w);
 	for (c = w->live_head; c; c = next) {
 		next = c->next;
-		if (!c->inflight && !conn_has_output(c))
-			conn_close(c, "shutdown");
-		else
-			conn_run(c); /* stops reading; flushes */
+		conn_drain(c, first);
 	}
-	return w->inflight == 0 && (!w->live_head || now >= stop_ns + DRAIN_NS);
+	return w->inflight == 0 && (!w->live_head || now >= w->stop_ns + DRAIN_NS);
 }
 
 static void close_all(struct worker *w)
@@ -315,7 +317,6 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct epoll_event ev[MAX_EVENTS];
-	uint64_t stop_ns = 0;
 
 	for (;;) {
 		int n = epoll_wait(w->epfd, ev, MAX_EVENTS, next_timeout_ms(w, now_ns()));
@@ -330,8 +331,8 @@ static void *worker_main(void *arg)
 		net_tick(w, now);
 		free_graveyard(w);
 		if (atomic_load(&w->srv->stopping)) {
-			stop_ns = stop_ns ? stop_ns : now;
-			if (drain_step(w, stop_ns, now))
+			w->stop_ns = w->stop_ns ? w->stop_ns : now;
+			if (drain_step(w, now))
 				break;
 		}
 	}
