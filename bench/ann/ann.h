@@ -110,14 +110,19 @@ int ann_run_dataset(const ann_opts *o, const char *name, int index);
 int ann_timed(const ann_opts *o, const ann_engine *e, const ann_data *d, uint32_t ef, uint32_t *res,
               double *qps, double *cpu);
 double ann_median(double *v, int n);
+/* 1 when two result lists hold the same indices (order aside: tied
+ * neighbours may come in either order). */
+int ann_same_set(const uint32_t a[ANN_K], const uint32_t b[ANN_K]);
 
 /* ---- ann_store.c ----------------------------------------------------------- */
 
 typedef struct ann_store_fig {
-	double learn_s;   /* sutra_learn of every vector (batches of 1,000) */
-	double catchup_s; /* from the last commit until index_lag == 0 */
+	double learn_s;     /* sutra_learn of every vector (batches of 1,000) */
+	double catchup_s;   /* from the last commit until index_lag == 0 */
+	double catchup_cpu; /* process CPU seconds per second meanwhile (the indexer) */
 	double qps, raw_qps, recall, raw_recall, cpu;
-	uint64_t indexed;
+	uint64_t indexed; /* vectors_indexed once caught up (slots, updates included) */
+	size_t differ;    /* queries whose top ANN_K differ from the raw index's */
 } ann_store_fig;
 
 /* Opens a store in o->scratch, learns the base vectors, waits for the

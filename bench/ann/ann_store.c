@@ -107,6 +107,14 @@ static int learn_all(sutra_db *db, const ann_data *d)
 	return rc < 0 ? su_fail("learn", rc) : 0;
 }
 
+static double process_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* Polls the stats until the indexer has taken in every vector. */
 static int wait_indexed(sutra_db *db, size_t n, uint64_t *indexed)
 {
@@ -148,6 +156,8 @@ static int measure(const ann_opts *o, const ann_data *d, const ann_truth *t, con
 		f->cpu = ann_median(c[0], o->runs);
 		f->recall = ann_recall(d, t, res[0]);
 		f->raw_recall = ann_recall(d, t, res[1]);
+		for (size_t i = 0; i < d->nq; i++)
+			f->differ += !ann_same_set(res[0] + i * ANN_K, res[1] + i * ANN_K);
 	}
 	free(res[0]);
 	free(res[1]);
@@ -169,15 +179,18 @@ int ann_store_run(const ann_opts *o, const ann_data *d, const ann_truth *t, cons
 	memset(f, 0, sizeof(*f));
 	if ((rc = open_store(o, d, dir, &db)) == 0) {
 		uint64_t t0 = bu_now_ns(), t1;
+		double c1;
 		ann_engine st = {"store", &ix, store_search};
 		const ann_engine *e[2] = {&st, raw};
 
 		ix.db = db;
 		rc = learn_all(db, d);
 		t1 = bu_now_ns();
+		c1 = process_cpu_s();
 		if (rc == 0 && (rc = wait_indexed(db, d->n, &f->indexed)) == 0) {
 			f->learn_s = (double)(t1 - t0) / 1e9;
 			f->catchup_s = (double)(bu_now_ns() - t1) / 1e9;
+			f->catchup_cpu = (process_cpu_s() - c1) / f->catchup_s;
 			rc = measure(o, d, t, e, f);
 		}
 		int crc = sutra_close(db);

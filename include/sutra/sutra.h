@@ -187,7 +187,9 @@ SUTRA_API int sutra_dissociate(sutra_db *db, const sutra_id *source, const sutra
                                unsigned type, uint64_t *lsn);
 
 /* A batch: operations applied atomically (all or none, across crashes too)
- * in the order they were added. Adding copies the inputs. A batch is owned
+ * in the order they were added. Readers running while a batch is applied
+ * may see part of it; every read that starts after the commit returns sees
+ * all of it. Adding copies the inputs. A batch is owned
  * by the caller (sutra_batch_free) and may be committed once; clear it to
  * reuse it. */
 typedef struct sutra_batch sutra_batch;

@@ -449,8 +449,9 @@ int hnsw_search(struct hnsw *h, const float *query, uint32_t k, uint32_t ef, hns
 /* ---- insertion ------------------------------------------------------------ */
 
 /* The neighbour-selection heuristic: from cand (sorted nearest first, by
- * distance to the base), keep a candidate only if it is closer to the base
- * than to every one kept so far; at most max. Returns how many were kept
+ * distance to the base), keep a candidate unless one kept so far is
+ * strictly closer to it than the base is (ties keep it, which matters for
+ * data with many equal distances); at most max. Returns how many were kept
  * (moved to the front of cand). */
 static size_t select_neighbours(struct hnsw *h, struct hnsw_hit *cand, size_t n, size_t max)
 {
@@ -461,7 +462,7 @@ static size_t select_neighbours(struct hnsw *h, struct hnsw_hit *cand, size_t n,
 		bool good = true;
 		const float *v = hnsw_vector(h, cand[i].slot);
 		for (size_t j = 0; j < kept && good; j++)
-			good = dist_vec(h, v, hnsw_vector(h, cand[j].slot)) > cand[i].distance;
+			good = dist_vec(h, v, hnsw_vector(h, cand[j].slot)) >= cand[i].distance;
 		if (good)
 			cand[kept++] = cand[i];
 	}
