@@ -4,7 +4,7 @@
  * a 4-byte big-endian length, then a one-entry map {variant: {field: value}}
  * with the payload as a map by field name (SEED-PROTOCOL.md). Redis requests
  * are RESP arrays of bulk strings, as redis-cli and client libraries send
- * them. Each template carries a placeholder key (32 hex characters) whose
+ * them. Each template carries a template key (32 hex characters) whose
  * offset is recorded, so a request costs one memcpy and one 32-byte copy.
  * The scanners cut exactly one reply off the stream by its framing (Sutra:
  * the length prefix; RESP: the type byte, CRLF lines and bulk lengths) and
@@ -27,7 +27,7 @@
 
 /* ---- templates ------------------------------------------------------------- */
 
-static const char placeholder_key[NET_KEY_LEN + 1] = "00000000000000000000000000000000";
+static const char template_key[NET_KEY_LEN + 1] = "00000000000000000000000000000000";
 
 /* Printable filler (fixed, so every run sends the same bytes). */
 static void fill_content(char *p, size_t n)
@@ -65,13 +65,13 @@ static void sutra_finish(net_tmpl *t, const char *end)
 	t->len = (size_t)(end - t->buf);
 }
 
-/* Encodes "name": <placeholder key> and records where the key went. */
+/* Encodes "name": <template key> and records where the key went. */
 static char *enc_key_field(net_tmpl *t, char *p, const char *name)
 {
 	p = mp_encode_str(p, name, (uint32_t)strlen(name));
 	p = mp_encode_strl(p, NET_KEY_LEN);
 	t->id_off = p - t->buf;
-	memcpy(p, placeholder_key, NET_KEY_LEN);
+	memcpy(p, template_key, NET_KEY_LEN);
 	return p + NET_KEY_LEN;
 }
 
@@ -135,7 +135,7 @@ int np_redis_get(net_tmpl *t)
 		return -1;
 	n = sprintf(t->buf, "*2\r\n$3\r\nGET\r\n$%d\r\n", NET_KEY_LEN);
 	t->id_off = n;
-	n += sprintf(t->buf + n, "%s\r\n", placeholder_key);
+	n += sprintf(t->buf + n, "%s\r\n", template_key);
 	t->len = (size_t)n;
 	return 0;
 }
@@ -148,7 +148,7 @@ int np_redis_set(net_tmpl *t, size_t value_len)
 		return -1;
 	n = sprintf(t->buf, "*3\r\n$3\r\nSET\r\n$%d\r\n", NET_KEY_LEN);
 	t->id_off = n;
-	n += sprintf(t->buf + n, "%s\r\n$%zu\r\n", placeholder_key, value_len);
+	n += sprintf(t->buf + n, "%s\r\n$%zu\r\n", template_key, value_len);
 	t->content_off = n;
 	fill_content(t->buf + n, value_len);
 	n += (int)value_len;
