@@ -256,54 +256,28 @@ static void print_inputs(const cli *c)
 	fflush(stdout);
 }
 
-/* The process group of the running section, for the interrupt handler. */
-static volatile sig_atomic_t section_pgid;
+struct section_run {
+	const cli *c;
+	const section *s;
+};
 
-static void on_interrupt(int sig)
+/* In the section's child: the per-engine watchdog, then the section. */
+static int section_child(void *arg)
 {
-	if (section_pgid > 0)
-		kill(-(pid_t)section_pgid, SIGKILL);
-	signal(sig, SIG_DFL);
-	raise(sig);
+	const struct section_run *sr = arg;
+
+	bench_watchdog(&sr->c->o);
+	return sr->s->run(&sr->c->o);
 }
 
 /* Runs one section in a child process with a watchdog; returns failures. */
 static int run_section(const cli *c, const section *s)
 {
-	bench_result r;
-	int status = 0;
-	pid_t pid;
+	struct section_run sr = {c, s};
 
 	if (c->no_fork)
 		return s->run(&c->o);
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		int failed;
-
-		setpgid(0, 0); /* its own group, so a hung grandchild can be killed too */
-		bench_watchdog(&c->o);
-		failed = s->run(&c->o);
-		fflush(stdout);
-		_exit(failed ? 1 : 0);
-	}
-	section_pgid = pid > 0 ? pid : 0;
-	bu_result_init(&r, s->name, "section", "all");
-	if (pid > 0)
-		setpgid(pid, pid); /* also here: no window where the group is missing */
-	if (pid < 0 || waitpid(pid, &status, 0) < 0)
-		return bench_error(&r, strerror(errno));
-	kill(-pid, SIGKILL); /* whatever the section left behind (none if it ended well) */
-	section_pgid = 0;
-	if (WIFSIGNALED(status)) {
-		char msg[160];
-
-		snprintf(msg, sizeof(msg), "section process killed by signal %d (%s)%s",
-		         WTERMSIG(status), strsignal(WTERMSIG(status)),
-		         WTERMSIG(status) == SIGALRM ? ": watchdog, one engine run hung" : "");
-		return bench_error(&r, msg);
-	}
-	return WEXITSTATUS(status) ? 1 : 0;
+	return bu_run_isolated(s->name, "section", 0, section_child, &sr);
 }
 
 int main(int argc, char **argv)
@@ -328,8 +302,7 @@ int main(int argc, char **argv)
 	}
 	c.o.scratch = scratch;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGINT, on_interrupt);
-	signal(SIGTERM, on_interrupt);
+	bu_isolate_signals();
 	bu_print_machine(scratch);
 	print_inputs(&c);
 	for (size_t i = 0; i < NSECTIONS; i++)

@@ -10,6 +10,7 @@
 #include "bench_util.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <malloc.h>
@@ -20,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -488,4 +490,65 @@ void bu_print_machine(const char *dir)
 		printf("scratch: %s (fs type 0x%lx, %.1f GiB free)\n", dir,
 		       (unsigned long)sf.f_type,
 		       (double)sf.f_bavail * (double)sf.f_bsize / (1024.0 * 1024 * 1024));
+}
+
+/* ---- isolated runs ------------------------------------------------------- */
+
+/* The process group of the running child, for the interrupt handler. */
+static volatile sig_atomic_t child_pgid;
+
+static void on_interrupt(int sig)
+{
+	if (child_pgid > 0)
+		kill(-(pid_t)child_pgid, SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void bu_isolate_signals(void)
+{
+	signal(SIGINT, on_interrupt);
+	signal(SIGTERM, on_interrupt);
+}
+
+static int isolated_error(const char *bench, const char *variant, const char *msg)
+{
+	bench_result r;
+
+	bu_result_init(&r, bench, variant, "all");
+	r.error = msg;
+	bu_result_emit(&r);
+	return 1;
+}
+
+int bu_run_isolated(const char *bench, const char *variant, unsigned watchdog_s,
+                    int (*fn)(void *arg), void *arg)
+{
+	int status = 0;
+	pid_t pid;
+
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		setpgid(0, 0); /* its own group, so a hung grandchild can be killed too */
+		if (watchdog_s)
+			alarm(watchdog_s);
+		int failed = fn(arg);
+		fflush(stdout);
+		_exit(failed ? 1 : 0);
+	}
+	child_pgid = pid > 0 ? pid : 0;
+	if (pid > 0)
+		setpgid(pid, pid); /* also here: no window where the group is missing */
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return isolated_error(bench, variant, strerror(errno));
+	kill(-pid, SIGKILL); /* whatever the child left behind (none if it ended well) */
+	child_pgid = 0;
+	if (WIFSIGNALED(status)) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "process killed by signal %d (%s)%s", WTERMSIG(status),
+		         strsignal(WTERMSIG(status)),
+		         WTERMSIG(status) == SIGALRM ? ": watchdog, it hung" : "");
+		return isolated_error(bench, variant, msg);
+	}
+	return WEXITSTATUS(status) ? 1 : 0;
 }

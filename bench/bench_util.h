@@ -123,4 +123,13 @@ void bu_result_emit(const bench_result *r);
 
 void bu_print_machine(const char *dir);
 
+/* Runs fn(arg) in a child process in its own process group, so that a hang
+ * or a crash becomes one ERROR result line (bench, variant) instead of
+ * ending the run: watchdog_s > 0 arms alarm() in the child (0: fn arms its
+ * own); SIGINT/SIGTERM of the parent kill the child's group first (after
+ * bu_isolate_signals). Returns 0 if fn returned 0, else 1. */
+int bu_run_isolated(const char *bench, const char *variant, unsigned watchdog_s,
+                    int (*fn)(void *arg), void *arg);
+void bu_isolate_signals(void);
+
 #endif

@@ -226,56 +226,28 @@ static void print_inputs(const cli *c)
 	fflush(stdout);
 }
 
-static volatile sig_atomic_t child_pgid;
+struct set_run {
+	const cli *c;
+	int i;
+};
 
-static void on_interrupt(int sig)
+static int set_child(void *arg)
 {
-	if (child_pgid > 0)
-		kill(-(pid_t)child_pgid, SIGKILL);
-	signal(sig, SIG_DFL);
-	raise(sig);
+	const struct set_run *sr = arg;
+
+	return ann_run_dataset(&sr->c->o, set_names[sr->i], sr->i);
 }
 
 /* Runs one data set in a child process with a watchdog; returns failures. */
 static int run_set(const cli *c, int i)
 {
-	unsigned watchdog = c->o.quick ? 900 : 4 * 3600;
-	int status = 0;
-	pid_t pid;
+	struct set_run sr = {c, i};
+	char var[32];
 
 	if (c->no_fork)
 		return ann_run_dataset(&c->o, set_names[i], i);
-	fflush(stdout);
-	if ((pid = fork()) == 0) {
-		setpgid(0, 0);
-		alarm(watchdog);
-		int failed = ann_run_dataset(&c->o, set_names[i], i);
-		fflush(stdout);
-		_exit(failed ? 1 : 0);
-	}
-	child_pgid = pid > 0 ? pid : 0;
-	if (pid > 0)
-		setpgid(pid, pid);
-	if (pid < 0 || waitpid(pid, &status, 0) < 0) {
-		fprintf(stderr, "sutra-bench-ann: fork/wait: %s\n", strerror(errno));
-		return 1;
-	}
-	kill(-pid, SIGKILL);
-	child_pgid = 0;
-	if (WIFSIGNALED(status)) {
-		bench_result r;
-		char msg[200], var[32];
-
-		snprintf(var, sizeof(var), "%s_set", set_names[i]);
-		snprintf(msg, sizeof(msg), "data set process killed by signal %d (%s)%s",
-		         WTERMSIG(status), strsignal(WTERMSIG(status)),
-		         WTERMSIG(status) == SIGALRM ? ": watchdog, it hung" : "");
-		bu_result_init(&r, "ann", var, "all");
-		r.error = msg;
-		bu_result_emit(&r);
-		return 1;
-	}
-	return WEXITSTATUS(status) ? 1 : 0;
+	snprintf(var, sizeof(var), "%s_set", set_names[i]);
+	return bu_run_isolated("ann", var, c->o.quick ? 900 : 4 * 3600, set_child, &sr);
 }
 
 /* mkdir -p for one level below an existing parent (the build tree). */
@@ -306,8 +278,7 @@ int main(int argc, char **argv)
 	}
 	c.o.scratch = scratch;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	signal(SIGINT, on_interrupt);
-	signal(SIGTERM, on_interrupt);
+	bu_isolate_signals();
 	bu_print_machine(scratch);
 	print_inputs(&c);
 	for (int i = 0; i < NSETS; i++)
