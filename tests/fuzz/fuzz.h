@@ -45,4 +45,11 @@ void fuzz_note_open(int repair, int rc);
  * one learned after the first open. Aborts on any violation. */
 void fuzz_check_store(const char *dir, sutra_db *db, const sutra_options *o);
 
+/* The store targets' common step: for repair off and on, rebuild dir from
+ * the input with build(), open a store of dimension dim and check what
+ * opened. */
+void fuzz_open_twice(const char *dir, uint32_t dim,
+                     void (*build)(const char *dir, const uint8_t *data, size_t size),
+                     const uint8_t *data, size_t size);
+
 #endif

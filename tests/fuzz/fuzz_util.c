@@ -340,3 +340,23 @@ void fuzz_check_store(const char *dir, sutra_db *db, const sutra_options *o)
 	if (sutra_close(db) != 0)
 		fuzz_fail("second close failed: %s", sutra_last_error());
 }
+
+void fuzz_open_twice(const char *dir, uint32_t dim,
+                     void (*build)(const char *dir, const uint8_t *data, size_t size),
+                     const uint8_t *data, size_t size)
+{
+	sutra_options o;
+	sutra_db *db;
+
+	sutra_options_init(&o);
+	o.dimension = dim;
+	o.checkpoint_wal_bytes = 0;
+	for (int repair = 0; repair <= 1; repair++) {
+		build(dir, data, size);
+		o.repair = repair;
+		int rc = sutra_open(dir, &o, &db);
+		fuzz_note_open(repair, rc);
+		if (rc == 0)
+			fuzz_check_store(dir, db, &o);
+	}
+}

@@ -119,22 +119,10 @@ static void build(const char *dir, const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *dir = fuzz_workdir("wal");
-	sutra_options o;
-	sutra_db *db;
 
 	if (size == 0 || size > (1u << 20))
 		return 0;
 	init_once(dir);
-	sutra_options_init(&o);
-	o.dimension = DIM;
-	o.checkpoint_wal_bytes = 0;
-	for (int repair = 0; repair <= 1; repair++) {
-		build(dir, data, size);
-		o.repair = repair;
-		int rc = sutra_open(dir, &o, &db);
-		fuzz_note_open(repair, rc);
-		if (rc == 0)
-			fuzz_check_store(dir, db, &o);
-	}
+	fuzz_open_twice(dir, DIM, build, data, size);
 	return 0;
 }
