@@ -297,6 +297,40 @@ typedef struct sutra_hit {
 SUTRA_API int sutra_vector_search(sutra_db *db, const float *query, uint32_t dim, uint32_t k,
                                   uint32_t ef_search, sutra_hit *out, size_t *n);
 
+/* A condition on the concepts a vector search may return; every condition
+ * set must hold (AND). Pointers are borrowed for the duration of the call. */
+typedef struct sutra_vector_filter {
+	/* Metadata: meta_key = meta_value (NULL meta_key: no condition). */
+	const char *meta_key;
+	const char *meta_value;
+	/* Reachability: the concept lies within reach_depth (1..20) hops of
+	 * *reach_from, following associations of reach_type (SUTRA_TYPE_ANY:
+	 * every type) in reach_direction (SUTRA_DIR_OUT: source to target, IN,
+	 * BOTH). reach_from itself does not match. NULL: no condition. The walk
+	 * visits at most SUTRA_MAX_FILTER_REACH concepts (SUTRA_ETOOBIG). */
+	const sutra_id *reach_from;
+	int reach_type;
+	int reach_direction;
+	uint32_t reach_depth;
+	/* An explicit set: one of ids[0..id_count) (at most SUTRA_MAX_FILTER_IDS;
+	 * NULL ids: no condition). */
+	const sutra_id *ids;
+	size_t id_count;
+} sutra_vector_filter;
+
+#define SUTRA_MAX_FILTER_IDS   100000
+#define SUTRA_MAX_FILTER_REACH 1000000
+
+/* sutra_vector_search restricted to the concepts filter accepts (NULL: all).
+ * The predicate is applied during the index traversal; when it is very
+ * selective, or the traversal finds fewer than k, the search scans the
+ * matching concepts exactly, so it returns k hits whenever k matching
+ * vectors exist. */
+SUTRA_API int sutra_vector_search_filtered(sutra_db *db, const float *query, uint32_t dim,
+                                           uint32_t k, uint32_t ef_search,
+                                           const sutra_vector_filter *filter, sutra_hit *out,
+                                           size_t *n);
+
 #define SUTRA_MAX_PATH_DEPTH 20
 
 /* Shortest path by hops from `from` to `to`, following associations in

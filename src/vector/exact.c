@@ -2,13 +2,15 @@
  *
  * A scan of every vector in the store, keeping the best k in a min-heap:
  * the ground truth the index is measured against, and the search used while
- * the index is first built. The caller is inside an epoch.
+ * the index is first built, and the floor of a filtered search. The caller
+ * is inside an epoch.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/store.h"
+#include "vector/filter.h"
 #include "vector/vindex.h"
 #include "util/alloc.h"
 #include "util/err.h"
@@ -79,22 +81,32 @@ static int by_similarity_desc(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : memcmp(a, b, 16);
 }
 
-int vector_exact_search(struct store *s, const float *q, uint32_t dim, uint32_t k, sutra_hit *out,
-                        size_t *n)
+/* Scores one concept into the heap when it has a vector the filter takes. */
+static void score(const struct node *nd, const float *q, float qn, uint32_t dim,
+                  const struct vfilter *f, sutra_hit *out, size_t *n, size_t k)
+{
+	if (!nd || !nd->vec || nd->dim != dim || (f && !vfilter_accepts(f, nd)))
+		return;
+	float vn = norm(nd->vec, dim);
+	float sim = vn > 0 ? dot(q, nd->vec, dim) / (qn * vn) : 0;
+	offer(out, n, k, nd->id, sim);
+}
+
+int vector_exact_search(struct store *s, const float *q, uint32_t dim, uint32_t k,
+                        const struct vfilter *f, sutra_hit *out, size_t *n)
 {
 	float qn = norm(q, dim);
 
 	*n = 0;
 	if (k == 0 || qn == 0)
 		return 0;
-	struct table *t = atomic_load_explicit(&s->tab, memory_order_acquire);
-	for (size_t i = 0; i <= t->mask; i++) {
-		struct node *nd = table_node(t, i);
-		if (!nd || !nd->vec)
-			continue;
-		float vn = norm(nd->vec, dim);
-		float sim = vn > 0 ? dot(q, nd->vec, dim) / (qn * vn) : 0;
-		offer(out, n, k, nd->id, sim);
+	if (f && f->has_set) { /* only the set's members can match */
+		for (size_t i = 0; i < f->set.n; i++)
+			score(store_find(s, f->set.ids[i]), q, qn, dim, f, out, n, k);
+	} else {
+		struct table *t = atomic_load_explicit(&s->tab, memory_order_acquire);
+		for (size_t i = 0; i <= t->mask; i++)
+			score(table_node(t, i), q, qn, dim, f, out, n, k);
 	}
 	qsort(out, *n, sizeof *out, by_similarity_desc);
 	return 0;

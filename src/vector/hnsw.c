@@ -30,6 +30,11 @@
 #define MAX_CHUNKS 65536u
 #define NO_ENTRY   UINT64_MAX
 
+/* A filtered search evaluates at most max(ef * 64, 20000) distances; past
+ * that the caller's exact scan over the matching concepts is cheaper. */
+#define FILTER_BUDGET_PER_EF 64u
+#define FILTER_BUDGET_MIN    20000u
+
 struct node_info {
 	uint8_t key[16];
 	uint8_t level;
@@ -289,6 +294,7 @@ struct layer_search {
 	hnsw_filter_fn filter;
 	void *ctx;
 	bool skip_deleted;
+	uint64_t budget; /* distance evaluations left (filtered searches) */
 	struct visited *vis;
 	struct heap cand, res;
 };
@@ -324,8 +330,9 @@ static int expand(struct layer_search *s, uint32_t c, int level, uint32_t ef)
 
 	for (uint32_t i = 1; i <= n && rc == 0; i++) {
 		uint32_t e = atomic_load_explicit(&l[i], memory_order_acquire);
-		if (e >= s->limit || !visit(s->vis, e))
+		if (e >= s->limit || !visit(s->vis, e) || s->budget == 0)
 			continue;
+		s->budget--;
 		__builtin_prefetch(hnsw_vector(s->h, e));
 		float d = hnsw_distance(s->h, s->q, e);
 		bool full = s->res.n >= ef;
@@ -345,7 +352,7 @@ static int search_layer(struct layer_search *s, int level, uint32_t ef)
 
 	while (s->cand.n > 0 && rc == 0) {
 		struct hnsw_hit c = heap_pop(&s->cand);
-		if (s->res.n >= ef && c.distance > s->res.v[0].distance)
+		if ((s->res.n >= ef && c.distance > s->res.v[0].distance) || s->budget == 0)
 			break;
 		rc = expand(s, c.slot, level, ef);
 	}
@@ -415,6 +422,7 @@ int hnsw_search(struct hnsw *h, const float *query, uint32_t k, uint32_t ef, hns
 	                         .filter = filter,
 	                         .ctx = ctx,
 	                         .skip_deleted = true,
+	                         .budget = UINT64_MAX,
 	                         .vis = &t_visited,
 	                         .res = {.max = true}};
 	int rc;
@@ -425,6 +433,10 @@ int hnsw_search(struct hnsw *h, const float *query, uint32_t k, uint32_t ef, hns
 		return 0;
 	if (ef < k)
 		ef = k;
+	if (filter) /* a rare predicate must not walk the whole graph */
+		s.budget = (uint64_t)ef * FILTER_BUDGET_PER_EF > FILTER_BUDGET_MIN
+		               ? (uint64_t)ef * FILTER_BUDGET_PER_EF
+		               : FILTER_BUDGET_MIN;
 	if ((rc = visited_begin(s.vis, s.limit)) < 0)
 		return rc;
 	uint32_t cur = (uint32_t)entry;
@@ -543,8 +555,12 @@ static int node_init(struct hnsw *h, uint32_t slot, const uint8_t key[16], const
 static int connect(struct hnsw *h, uint32_t slot, uint32_t level, uint32_t cur, uint32_t top)
 {
 	const float *q = hnsw_vector(h, slot);
-	struct layer_search s = {
-	    .h = h, .q = q, .limit = slot, .vis = &t_visited, .res = {.max = true}};
+	struct layer_search s = {.h = h,
+	                         .q = q,
+	                         .limit = slot,
+	                         .budget = UINT64_MAX,
+	                         .vis = &t_visited,
+	                         .res = {.max = true}};
 	int rc = 0;
 
 	for (int l = (int)(level < top ? level : top); l >= 0 && rc == 0; l--) {

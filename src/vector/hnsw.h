@@ -51,7 +51,8 @@ void hnsw_delete(struct hnsw *h, uint32_t slot);
 
 /* Reader: the k nearest live slots accepted by filter (NULL: all), best
  * first, exploring max(ef, k) candidates. out has room for k; *n gets the
- * number found. */
+ * number found. A filtered search has a budget of distance evaluations, so
+ * a rare predicate may find fewer than k: the caller falls back to exact. */
 int hnsw_search(struct hnsw *h, const float *query, uint32_t k, uint32_t ef, hnsw_filter_fn filter,
                 void *ctx, struct hnsw_hit *out, size_t *n);
 

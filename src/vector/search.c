@@ -1,12 +1,17 @@
-/* search.c - sutra_vector_search: checks the query, then asks the vector
- * index (or, when the index is off, scans exactly). */
+/* search.c - sutra_vector_search(_filtered): checks the query and compiles
+ * the filter, then asks the vector index, or scans exactly when the index
+ * is off, when the filter's id set is small, or when a filtered traversal
+ * found fewer than k (so k hits come back whenever k matching vectors
+ * exist). */
 #include <math.h>
 
 #include "engine/db.h"
 #include "util/err.h"
+#include "vector/filter.h"
 #include "vector/vindex.h"
 
-#define MAX_K 1000
+#define MAX_K     1000
+#define SMALL_SET 4096
 
 static int check_query(sutra_db *db, const float *q, uint32_t dim, uint32_t k)
 {
@@ -22,9 +27,34 @@ static int check_query(sutra_db *db, const float *q, uint32_t dim, uint32_t k)
 	return 0;
 }
 
-int sutra_vector_search(sutra_db *db, const float *query, uint32_t dim, uint32_t k,
-                        uint32_t ef_search, sutra_hit *out, size_t *n)
+/* A set this small is scored member by member instead of traversing the
+ * index with a predicate that would reject nearly everything. */
+static bool set_is_small(const struct vfilter *f, uint64_t vectors)
 {
+	return f->has_set && (f->set.n <= SMALL_SET || f->set.n * 16 <= vectors);
+}
+
+/* Inside an epoch: the index when it can answer, exact otherwise. */
+static int search(sutra_db *db, const float *q, uint32_t k, uint32_t ef, const struct vfilter *f,
+                  sutra_hit *out, size_t *n)
+{
+	uint32_t dim = db->opt.dimension;
+	int rc;
+
+	if (!db->vindex || (f && set_is_small(f, atomic_load_explicit(&db->store.n.vectors,
+	                                                              memory_order_relaxed))))
+		return vector_exact_search(&db->store, q, dim, k, f, out, n);
+	rc = vindex_search(db->vindex, q, k, ef, f, out, n);
+	if (rc == 0 && f && *n < k) /* the predicate was too rare for the traversal */
+		rc = vector_exact_search(&db->store, q, dim, k, f, out, n);
+	return rc;
+}
+
+int sutra_vector_search_filtered(sutra_db *db, const float *query, uint32_t dim, uint32_t k,
+                                 uint32_t ef_search, const sutra_vector_filter *filter,
+                                 sutra_hit *out, size_t *n)
+{
+	struct vfilter f;
 	int rc = db_check_open(db);
 
 	if (rc < 0)
@@ -34,13 +64,16 @@ int sutra_vector_search(sutra_db *db, const float *query, uint32_t dim, uint32_t
 	if ((rc = check_query(db, query, dim, k)) < 0)
 		return rc;
 	*n = 0;
-	if (k == 0)
-		return 0;
 	epoch_enter();
-	if (db->vindex)
-		rc = vindex_search(db->vindex, query, k, ef_search, out, n);
-	else
-		rc = vector_exact_search(&db->store, query, dim, k, out, n);
+	if ((rc = vfilter_build(&db->store, filter, &f)) == 0 && k > 0)
+		rc = search(db, query, k, ef_search, filter ? &f : NULL, out, n);
 	epoch_exit();
+	vfilter_free(&f);
 	return rc;
+}
+
+int sutra_vector_search(sutra_db *db, const float *query, uint32_t dim, uint32_t k,
+                        uint32_t ef_search, sutra_hit *out, size_t *n)
+{
+	return sutra_vector_search_filtered(db, query, dim, k, ef_search, NULL, out, n);
 }

@@ -21,6 +21,7 @@
 #include "util/alloc.h"
 #include "util/bytes.h"
 #include "util/err.h"
+#include "vector/filter.h"
 #include "vector/hnsw.h"
 
 #define EXACT_WINDOW 2048 /* beyond this many pending ids an exact scan is cheaper */
@@ -309,18 +310,32 @@ static int by_similarity(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : memcmp(a, b, 16);
 }
 
+struct graph_filter {
+	struct vindex *v;
+	const struct vfilter *f;
+};
+
+static bool graph_accepts(void *ctx, uint32_t slot)
+{
+	struct graph_filter *g = ctx;
+
+	return vfilter_accepts_id(g->f, g->v->store, hnsw_key(g->v->graph, slot));
+}
+
 /* Graph results whose id is not in the window, then the window scored
  * exactly; all into all[], which has room for want + nw. */
-static int merge(struct vindex *v, const float *q, uint32_t want, uint32_t ef, uint8_t (*win)[16],
-                 size_t nw, sutra_hit *all, size_t *na)
+static int merge(struct vindex *v, const float *q, uint32_t want, uint32_t ef,
+                 const struct vfilter *f, uint8_t (*win)[16], size_t nw, sutra_hit *all, size_t *na)
 {
 	struct hnsw_hit *hits = sutra_malloc((size_t)want * sizeof *hits);
+	struct graph_filter gf = {v, f};
 	size_t nh = 0;
 	int rc;
 
 	if (!hits)
 		return err_set(SUTRA_ENOMEM, "out of memory for a vector search");
-	rc = hnsw_search(v->graph, q, want, ef > want ? ef : want, NULL, NULL, hits, &nh);
+	rc = hnsw_search(v->graph, q, want, ef > want ? ef : want, f ? graph_accepts : NULL, &gf,
+	                 hits, &nh);
 	*na = 0;
 	for (size_t i = 0; i < nh && rc == 0; i++) {
 		const uint8_t *id = hnsw_key(v->graph, hits[i].slot);
@@ -331,7 +346,7 @@ static int merge(struct vindex *v, const float *q, uint32_t want, uint32_t ef, u
 	}
 	for (size_t i = 0; i < nw && rc == 0; i++) {
 		struct node *nd = store_find(v->store, win[i]);
-		if (!nd || !nd->vec || nd->dim != v->cfg.dim)
+		if (!nd || !nd->vec || nd->dim != v->cfg.dim || (f && !vfilter_accepts(f, nd)))
 			continue;
 		memcpy(all[*na].id.b, win[i], 16);
 		all[(*na)++].similarity = cosine(q, nd->vec, v->cfg.dim);
@@ -340,8 +355,8 @@ static int merge(struct vindex *v, const float *q, uint32_t want, uint32_t ef, u
 	return rc;
 }
 
-int vindex_search(struct vindex *v, const float *q, uint32_t k, uint32_t ef, sutra_hit *out,
-                  size_t *n)
+int vindex_search(struct vindex *v, const float *q, uint32_t k, uint32_t ef,
+                  const struct vfilter *f, sutra_hit *out, size_t *n)
 {
 	uint8_t(*win)[16] = NULL;
 	size_t nw = 0, na = 0;
@@ -350,7 +365,7 @@ int vindex_search(struct vindex *v, const float *q, uint32_t k, uint32_t ef, sut
 	*n = 0;
 	if (!atomic_load_explicit(&v->built, memory_order_acquire) ||
 	    (rc = window_ids(v, &win, &nw)) == 1)
-		return vector_exact_search(v->store, q, v->cfg.dim, k, out, n);
+		return vector_exact_search(v->store, q, v->cfg.dim, k, f, out, n);
 	if (rc < 0)
 		return rc;
 	uint32_t want = k + (uint32_t)nw;
@@ -359,7 +374,7 @@ int vindex_search(struct vindex *v, const float *q, uint32_t k, uint32_t ef, sut
 		sutra_free(win);
 		return err_set(SUTRA_ENOMEM, "out of memory for a vector search");
 	}
-	rc = merge(v, q, want, ef, win, nw, all, &na);
+	rc = merge(v, q, want, ef, f, win, nw, all, &na);
 	if (rc == 0) {
 		qsort(all, na, sizeof *all, by_similarity);
 		*n = na < k ? na : k;

@@ -26,6 +26,7 @@
 
 struct vindex;
 struct store;
+struct vfilter;
 
 struct vindex_config {
 	uint32_t dim, M, ef_construction;
@@ -40,16 +41,18 @@ void vindex_close(struct vindex *v);
 int vindex_reserve(struct vindex *v, uint64_t n);
 /* Writer lock held: the concept's vector may have changed (room reserved). */
 void vindex_note(struct vindex *v, const uint8_t id[16]);
-/* Any thread, inside an epoch: see sutra_vector_search. */
-int vindex_search(struct vindex *v, const float *q, uint32_t k, uint32_t ef, sutra_hit *out,
-                  size_t *n);
+/* Any thread, inside an epoch: see sutra_vector_search; f (NULL: none)
+ * restricts the results. A filtered search may find fewer than k. */
+int vindex_search(struct vindex *v, const float *q, uint32_t k, uint32_t ef,
+                  const struct vfilter *f, sutra_hit *out, size_t *n);
 /* Vectors in the graph and log entries not yet indexed. */
 void vindex_figures(struct vindex *v, uint64_t *indexed, uint64_t *lag);
 /* Blocks until the indexer has caught up (tests, checkpoints). */
 void vindex_wait(struct vindex *v);
 
-/* Exact search over the store (the floor every index is measured against). */
-int vector_exact_search(struct store *s, const float *q, uint32_t dim, uint32_t k, sutra_hit *out,
-                        size_t *n);
+/* Exact search over the store (the floor every index is measured against),
+ * restricted to what f accepts (NULL: everything). */
+int vector_exact_search(struct store *s, const float *q, uint32_t dim, uint32_t k,
+                        const struct vfilter *f, sutra_hit *out, size_t *n);
 
 #endif
