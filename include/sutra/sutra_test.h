@@ -30,6 +30,9 @@ enum sutra_io_site {
 	SUTRA_SITE_RENAME,
 	SUTRA_SITE_DIR_FSYNC,
 	SUTRA_SITE_UNLINK,
+	SUTRA_SITE_INDEX_CREATE, /* the vector index file written with a checkpoint */
+	SUTRA_SITE_INDEX_WRITE,
+	SUTRA_SITE_INDEX_FSYNC,
 	SUTRA_SITE_COUNT
 };
 

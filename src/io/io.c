@@ -44,12 +44,21 @@ static atomic_int fault_site;
 static atomic_int fault_kind;
 
 static const char *const site_names[SUTRA_SITE_COUNT] = {
-    [SUTRA_SITE_WAL_CREATE] = "wal_create",         [SUTRA_SITE_WAL_WRITE] = "wal_write",
-    [SUTRA_SITE_WAL_FSYNC] = "wal_fsync",           [SUTRA_SITE_WAL_TRUNCATE] = "wal_truncate",
-    [SUTRA_SITE_CKPT_CREATE] = "ckpt_create",       [SUTRA_SITE_CKPT_WRITE] = "ckpt_write",
-    [SUTRA_SITE_CKPT_FSYNC] = "ckpt_fsync",         [SUTRA_SITE_MANIFEST_WRITE] = "manifest_write",
-    [SUTRA_SITE_MANIFEST_FSYNC] = "manifest_fsync", [SUTRA_SITE_RENAME] = "rename",
-    [SUTRA_SITE_DIR_FSYNC] = "dir_fsync",           [SUTRA_SITE_UNLINK] = "unlink",
+    [SUTRA_SITE_WAL_CREATE] = "wal_create",
+    [SUTRA_SITE_WAL_WRITE] = "wal_write",
+    [SUTRA_SITE_WAL_FSYNC] = "wal_fsync",
+    [SUTRA_SITE_WAL_TRUNCATE] = "wal_truncate",
+    [SUTRA_SITE_CKPT_CREATE] = "ckpt_create",
+    [SUTRA_SITE_CKPT_WRITE] = "ckpt_write",
+    [SUTRA_SITE_CKPT_FSYNC] = "ckpt_fsync",
+    [SUTRA_SITE_INDEX_CREATE] = "index_create",
+    [SUTRA_SITE_INDEX_WRITE] = "index_write",
+    [SUTRA_SITE_INDEX_FSYNC] = "index_fsync",
+    [SUTRA_SITE_MANIFEST_WRITE] = "manifest_write",
+    [SUTRA_SITE_MANIFEST_FSYNC] = "manifest_fsync",
+    [SUTRA_SITE_RENAME] = "rename",
+    [SUTRA_SITE_DIR_FSYNC] = "dir_fsync",
+    [SUTRA_SITE_UNLINK] = "unlink",
 };
 
 const char *sutra_fault_site_name(int site)
@@ -390,6 +399,21 @@ int io_mmap_ro(int fd, uint64_t size, const void **addr, const char *path)
 		return err_set(SUTRA_ENOMEM, "mmap %s: %llu bytes do not fit the address space",
 		               P(path), (unsigned long long)size);
 	m = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return sys_fail("mmap", path);
+	*addr = m;
+	return 0;
+}
+
+int io_mmap_private(int fd, uint64_t size, void **addr, const char *path)
+{
+	void *m;
+
+	*addr = NULL;
+	if (size == 0 || size > SIZE_MAX)
+		return err_set(SUTRA_EINVAL, "mmap %s: %llu bytes", P(path),
+		               (unsigned long long)size);
+	m = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	if (m == MAP_FAILED)
 		return sys_fail("mmap", path);
 	*addr = m;

@@ -34,6 +34,8 @@ int io_fsync_dir(const char *dir);
 int io_file_size(int fd, uint64_t *size, const char *path);
 /* Maps size bytes of fd read-only. *addr is owned by the caller: io_munmap. */
 int io_mmap_ro(int fd, uint64_t size, const void **addr, const char *path);
+/* A copy-on-write mapping: writes stay in memory, the file never changes. */
+int io_mmap_private(int fd, uint64_t size, void **addr, const char *path);
 void io_munmap(const void *addr, uint64_t size);
 /* Creates dir if missing (mode 0755). */
 int io_mkdir_p(const char *dir);

@@ -1,10 +1,5 @@
-/* hnsw.c - the HNSW index (design and concurrency rules in hnsw.h).
- *
- * Layout: nodes live in chunks of 2^14 slots that are allocated once and
- * never move. A chunk holds, per slot, the (normalised) vector, the level-0
- * neighbour list (count + 2M slots) and a small record (key, level,
- * tombstone, pointer to the upper-level lists, which are allocated when the
- * node is added and never change address).
+/* hnsw.c - the HNSW index (design and concurrency rules in hnsw.h, memory
+ * layout in hnsw_impl.h).
  *
  * Insertion follows the paper: a random level (exponential, mL = 1/ln M),
  * greedy descent to that level, then on each level a beam search of
@@ -21,48 +16,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/io.h"
 #include "util/alloc.h"
 #include "util/err.h"
 #include "vector/distance.h"
-
-#define CHUNK_BITS 14
-#define CHUNK      (1u << CHUNK_BITS)
-#define MAX_CHUNKS 65536u
-#define NO_ENTRY   UINT64_MAX
+#include "vector/hnsw_impl.h"
 
 /* A filtered search evaluates at most max(ef * 64, 20000) distances; past
  * that the caller's exact scan over the matching concepts is cheaper. */
 #define FILTER_BUDGET_PER_EF 64u
 #define FILTER_BUDGET_MIN    20000u
 
-struct node_info {
-	uint8_t key[16];
-	uint8_t level;
-	_Atomic uint8_t deleted;
-	_Atomic(_Atomic uint32_t *) upper; /* levels 1..level, each 1 + M entries */
-};
-
-struct chunk {
-	float *vecs;          /* CHUNK * dim */
-	_Atomic uint32_t *l0; /* CHUNK * (1 + 2M) */
-	struct node_info *info;
-};
-
-struct hnsw {
-	struct hnsw_config cfg;
-	const struct dist_kernels *k;
-	uint32_t m0;            /* level-0 capacity, 2M */
-	double ml;              /* level multiplier */
-	uint64_t rng;           /* writer only */
-	uint32_t added;         /* writer only: slots used */
-	_Atomic uint32_t count; /* slots published to readers */
-	_Atomic uint64_t entry; /* level << 32 | slot, or NO_ENTRY */
-	_Atomic(struct chunk *) chunks[MAX_CHUNKS];
-};
-
 /* ---- storage -------------------------------------------------------------- */
 
-static struct chunk *chunk_of(const struct hnsw *h, uint32_t slot)
+struct chunk *hnsw_chunk(const struct hnsw *h, uint32_t slot)
 {
 	return atomic_load_explicit(&((struct hnsw *)h)->chunks[slot >> CHUNK_BITS],
 	                            memory_order_acquire);
@@ -70,24 +37,52 @@ static struct chunk *chunk_of(const struct hnsw *h, uint32_t slot)
 
 static struct node_info *info(const struct hnsw *h, uint32_t slot)
 {
-	return &chunk_of(h, slot)->info[slot & (CHUNK - 1)];
+	return &hnsw_chunk(h, slot)->info[slot & (CHUNK - 1)];
 }
 
 const float *hnsw_vector(const struct hnsw *h, uint32_t slot)
 {
-	return chunk_of(h, slot)->vecs + (size_t)(slot & (CHUNK - 1)) * h->cfg.dim;
+	return hnsw_chunk(h, slot)->vecs + (size_t)(slot & (CHUNK - 1)) * h->cfg.dim;
+}
+
+_Atomic uint32_t *hnsw_upper(const struct hnsw *h, uint64_t ref)
+{
+	_Atomic uint32_t *base = atomic_load_explicit(&((struct hnsw *)h)->pool[ref >> POOL_SHIFT],
+	                                              memory_order_acquire);
+	return base + (ref & POOL_OFFSET_MASK);
 }
 
 /* The neighbour list of slot on level: [count, slots...]. */
 static _Atomic uint32_t *links(const struct hnsw *h, uint32_t slot, int level)
 {
 	if (level == 0)
-		return chunk_of(h, slot)->l0 + (size_t)(slot & (CHUNK - 1)) * (1 + h->m0);
-	_Atomic uint32_t *up = atomic_load_explicit(&info(h, slot)->upper, memory_order_acquire);
-	return up + (size_t)(level - 1) * (1 + h->cfg.M);
+		return hnsw_chunk(h, slot)->l0 + (size_t)(slot & (CHUNK - 1)) * (1 + h->m0);
+	return hnsw_upper(h, info(h, slot)->upper) + (size_t)(level - 1) * (1 + h->cfg.M);
 }
 
-static int chunk_add(struct hnsw *h, uint32_t index)
+/* Writer: words zeroed u32 for upper-level lists; *ref names them. */
+static int pool_alloc(struct hnsw *h, uint64_t words, uint64_t *ref)
+{
+	uint32_t c = h->pool_cur;
+
+	if (!h->pool[c] || h->pool_used[c] + words > h->pool_cap[c]) {
+		if (h->pool[c])
+			c++;
+		uint64_t cap = words > POOL_CHUNK_WORDS ? words : POOL_CHUNK_WORDS;
+		_Atomic uint32_t *p = c < MAX_POOL ? sutra_calloc(cap, sizeof *p) : NULL;
+		if (!p)
+			return err_set(SUTRA_ENOMEM, "out of memory for index links");
+		h->pool_cap[c] = cap;
+		h->pool_used[c] = 0;
+		h->pool_cur = c;
+		atomic_store_explicit(&h->pool[c], p, memory_order_release);
+	}
+	*ref = (uint64_t)c << POOL_SHIFT | h->pool_used[c];
+	h->pool_used[c] += words;
+	return 0;
+}
+
+int hnsw_chunk_add(struct hnsw *h, uint32_t index)
 {
 	struct chunk *c = sutra_calloc(1, sizeof *c);
 
@@ -107,10 +102,16 @@ static int chunk_add(struct hnsw *h, uint32_t index)
 	return 0;
 }
 
+static bool config_valid(const struct hnsw_config *cfg)
+{
+	return cfg->dim >= 1 && cfg->dim <= 4096 && cfg->M >= 2 && cfg->M <= 128 &&
+	       cfg->ef_construction >= cfg->M && cfg->metric >= HNSW_COSINE &&
+	       cfg->metric <= HNSW_IP;
+}
+
 int hnsw_new(const struct hnsw_config *cfg, struct hnsw **out)
 {
-	if (cfg->dim < 1 || cfg->dim > 4096 || cfg->M < 2 || cfg->M > 128 ||
-	    cfg->ef_construction < cfg->M || cfg->metric < HNSW_COSINE || cfg->metric > HNSW_IP)
+	if (!config_valid(cfg))
 		return err_set(SUTRA_EINVAL,
 		               "hnsw: bad configuration (dim %u, M %u, ef_construction %u)",
 		               cfg->dim, cfg->M, cfg->ef_construction);
@@ -135,13 +136,18 @@ void hnsw_free(struct hnsw *h)
 		struct chunk *ch = atomic_load(&h->chunks[c]);
 		if (!ch)
 			break;
-		for (uint32_t i = 0; i < CHUNK; i++)
-			sutra_free(atomic_load(&ch->info[i].upper));
-		sutra_free(ch->vecs);
-		sutra_free(ch->l0);
-		sutra_free(ch->info);
+		if (!ch->mapped) {
+			sutra_free(ch->vecs);
+			sutra_free(ch->l0);
+			sutra_free(ch->info);
+		}
 		sutra_free(ch);
 	}
+	for (uint32_t c = 0; c < MAX_POOL; c++)
+		if (!(c == 0 && h->pool_mapped))
+			sutra_free(atomic_load(&h->pool[c]));
+	if (h->map)
+		io_munmap(h->map, h->map_size);
 	sutra_free(h);
 }
 
@@ -522,7 +528,7 @@ static uint32_t random_level(struct hnsw *h)
 	z ^= z >> 31;
 	double u = ((double)(z >> 11) + 0.5) / 9007199254740992.0;
 	double level = -log(u) * h->ml;
-	return level > 15 ? 15 : (uint32_t)level;
+	return level > HNSW_MAX_LEVEL ? HNSW_MAX_LEVEL : (uint32_t)level;
 }
 
 /* Writes the new node's record and vector (not yet reachable). */
@@ -531,16 +537,16 @@ static int node_init(struct hnsw *h, uint32_t slot, const uint8_t key[16], const
 {
 	int rc;
 
-	if (!chunk_of(h, slot) && (rc = chunk_add(h, slot >> CHUNK_BITS)) < 0)
+	if (!hnsw_chunk(h, slot) && (rc = hnsw_chunk_add(h, slot >> CHUNK_BITS)) < 0)
 		return rc;
 	struct node_info *ni = info(h, slot);
-	_Atomic uint32_t *up = NULL;
-	if (level > 0 && !(up = sutra_calloc((size_t)level * (1 + h->cfg.M), sizeof *up)))
-		return err_set(SUTRA_ENOMEM, "out of memory for index links");
+	uint64_t up = 0;
+	if (level > 0 && (rc = pool_alloc(h, (uint64_t)level * (1 + h->cfg.M), &up)) < 0)
+		return rc;
 	memcpy(ni->key, key, 16);
 	ni->level = (uint8_t)level;
+	ni->upper = up;
 	atomic_store_explicit(&ni->deleted, 0, memory_order_relaxed);
-	atomic_store_explicit(&ni->upper, up, memory_order_release);
 	float *v = (float *)hnsw_vector(h, slot);
 	memcpy(v, vec, (size_t)h->cfg.dim * sizeof *v);
 	if (h->cfg.metric == HNSW_COSINE) {

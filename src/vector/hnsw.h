@@ -23,6 +23,8 @@
 
 enum hnsw_metric { HNSW_COSINE = 0, HNSW_L2 = 1, HNSW_IP = 2 };
 
+#define HNSW_MAX_LEVEL 15
+
 struct hnsw_config {
 	uint32_t dim;             /* 1..4096 */
 	uint32_t M;               /* links per node on upper levels (2M on level 0), 2..128 */
@@ -63,5 +65,24 @@ bool hnsw_is_deleted(const struct hnsw *h, uint32_t slot);
 uint32_t hnsw_count(const struct hnsw *h); /* slots ever added */
 /* Distance between a query and a slot, in the index's metric. */
 float hnsw_distance(const struct hnsw *h, const float *query, uint32_t slot);
+
+/* ---- the index file (hnsw_file.c; format in its header) ---- */
+
+struct hnsw_file_meta {
+	uint64_t covered_lsn; /* every vector change below this LSN is in the graph */
+	uint64_t graph_lsn;   /* nothing at or above this LSN is */
+};
+
+/* Writer (no hnsw_add running): writes the index to path through a
+ * temporary file, fsync, rename and a directory fsync. */
+int hnsw_save(const struct hnsw *h, const char *dir, const char *path,
+              const struct hnsw_file_meta *m);
+/* Maps a saved index whose configuration must equal cfg's dim, M and
+ * metric; checks its header and bounds (SUTRA_ECORRUPT naming the damage).
+ * The graph must pass hnsw_verify before it is searched or extended. */
+int hnsw_open_file(const char *path, const struct hnsw_config *cfg, struct hnsw **out,
+                   struct hnsw_file_meta *m);
+/* Checksums and structure of an opened file (0 for a graph built in memory). */
+int hnsw_verify(const struct hnsw *h, const char *path);
 
 #endif
