@@ -16,7 +16,18 @@
 #include "util/bytes.h"
 #include "util/clock.h"
 #include "util/err.h"
+#include "vector/filter.h"
 #include "vector/vindex.h"
+
+/* Remembers a concept whose vector the replay may have changed: the
+ * vector index saved with the checkpoint predates it. */
+static int note_replayed(sutra_db *db, const struct op *o)
+{
+	if (!db->opt.vector_index || (o->kind != OP_LEARN && o->kind != OP_DELETE))
+		return 0;
+	int rc = idset_add(&db->replayed, o->id);
+	return rc < 0 ? rc : 0;
+}
 
 /* Checks every op of a WAL record (or applies them, once all check out):
  * a record that does not decode whole is applied not at all, so cutting
@@ -35,8 +46,8 @@ static int replay_pass(sutra_db *db, const uint8_t *payload, size_t len, uint32_
 			             "learn op with a vector of dimension %u in a store of "
 			             "dimension %u",
 			             o.dim, db->opt.dimension);
-		else if (apply)
-			rc = store_apply(&db->store, &o, false, true);
+		else if (apply && (rc = store_apply(&db->store, &o, false, true)) == 0)
+			rc = note_replayed(db, &o);
 		pos += o.size;
 	}
 	return rc;
@@ -119,22 +130,57 @@ static int recover(sutra_db *db)
 	if (info.torn_bytes)
 		fprintf(stderr, "sutra: recovery cut a torn WAL tail: %s\n", info.torn_where);
 	db->recovery_replayed = info.replayed;
+	db->recovery_next_lsn = info.next_lsn;
 	db->recovery_torn = info.torn_bytes;
 	db->recovery_skipped = db->store.skipped_ops;
 	if ((rc = wal_open(db->dir, &cfg, info.next_lsn, &db->wal)) < 0)
 		return rc;
-	rc = ckpt_remove_others(db->dir, db->manifest.checkpoint_lsn);
+	if ((rc = ckpt_remove_others(db->dir, db->manifest.checkpoint_lsn)) == 0)
+		rc = db_remove_other_indexes(db, db->manifest.checkpoint_lsn);
 	db->recovery_us = (clock_mono_ns() - t0) / 1000;
 	return rc;
+}
+
+static int log_sync(void *arg)
+{
+	sutra_db *db = arg;
+
+	return wal_flush(db->wal, true);
+}
+
+static uint64_t log_next(void *arg)
+{
+	sutra_db *db = arg;
+	struct wal_stats ws;
+
+	wal_stats_get(db->wal, &ws);
+	return ws.next_lsn;
 }
 
 static int open_vindex(sutra_db *db)
 {
 	struct vindex_config cfg = {.dim = db->opt.dimension,
 	                            .M = db->opt.index_m,
-	                            .ef_construction = db->opt.index_ef_construction};
+	                            .ef_construction = db->opt.index_ef_construction,
+	                            .dir = db->dir,
+	                            .checkpoint_lsn = db->manifest.checkpoint_lsn,
+	                            .next_lsn = db->recovery_next_lsn,
+	                            .replayed = &db->replayed,
+	                            .sync_log = log_sync,
+	                            .log_next = log_next,
+	                            .arg = db};
+	int rc = db->opt.vector_index ? vindex_open(&db->store, &cfg, &db->vindex) : 0;
 
-	return db->opt.vector_index ? vindex_open(&db->store, &cfg, &db->vindex) : 0;
+	idset_free(&db->replayed);
+	return rc;
+}
+
+int db_remove_other_indexes(sutra_db *db, uint64_t lsn)
+{
+	char keep[4096];
+
+	vindex_path(".", lsn, keep, sizeof keep);
+	return files_remove_others(db->dir, "vindex-", keep + 2);
 }
 
 static int open_dir(sutra_db *db)
@@ -155,6 +201,7 @@ static int open_dir(sutra_db *db)
 static void db_free(sutra_db *db)
 {
 	vindex_close(db->vindex);
+	idset_free(&db->replayed);
 	store_destroy(&db->store);
 	for (size_t i = 0; i < db->nmaps; i++)
 		io_munmap(db->maps[i].addr, db->maps[i].size);

@@ -15,6 +15,7 @@
 #include "store/checkpoint.h"
 #include "store/store.h"
 #include "sutra/sutra.h"
+#include "vector/filter.h"
 #include "wal/wal.h"
 
 struct sched_figures {
@@ -53,6 +54,7 @@ struct sutra_db {
 	} cq;
 	struct store store;
 	struct vindex *vindex; /* NULL when vector_index is off */
+	struct idset replayed; /* open only: concepts the WAL replay touched */
 	struct wal *wal;
 	struct manifest manifest;
 	struct ckpt_map *maps;
@@ -64,6 +66,7 @@ struct sutra_db {
 	_Atomic uint64_t ops_written, records_written;
 	_Atomic uint64_t checkpoints, checkpoint_bytes, checkpoint_last_us, checkpoint_lsn;
 	uint64_t recovery_replayed, recovery_torn, recovery_skipped, recovery_us;
+	uint64_t recovery_next_lsn;
 	uint64_t opened_us;
 };
 
@@ -86,5 +89,7 @@ int bg_checkpoint(sutra_db *db); /* requests one and waits for it */
 void bg_figures(sutra_db *db, struct sched_figures *out);
 /* checkpoint work itself (sched.c) */
 int db_checkpoint_now(sutra_db *db);
+/* Removes vector index files other than the one of checkpoint lsn. */
+int db_remove_other_indexes(sutra_db *db, uint64_t lsn);
 
 #endif

@@ -21,6 +21,7 @@
 #include "engine/db.h"
 #include "util/clock.h"
 #include "util/err.h"
+#include "vector/vindex.h"
 
 #define EMA_ALPHA  0.3
 #define DEPTH_HIGH 1000.0
@@ -153,6 +154,17 @@ static int sync_log(void *arg)
 	return wal_flush(db->wal, true);
 }
 
+/* Saves the vector index beside the checkpoint image, before the manifest
+ * names the checkpoint: a failure fails the checkpoint, like a failure of
+ * the image. While the first build runs there is no file to write (the
+ * next open rebuilds). */
+static int save_index(sutra_db *db, uint64_t lsn, uint64_t mark)
+{
+	int rc = db->vindex ? vindex_save(db->vindex, lsn, mark) : 0;
+
+	return rc == SUTRA_EBUSY ? 0 : rc;
+}
+
 int db_checkpoint_now(sutra_db *db)
 {
 	struct ckpt_result res;
@@ -160,9 +172,11 @@ int db_checkpoint_now(sutra_db *db)
 	uint64_t t0 = clock_mono_ns();
 	int rc;
 
-	/* Under the writer lock every op below next_lsn has been applied. */
+	/* Under the writer lock every op below next_lsn has been applied (and
+	 * noted in the vector index's log below mark). */
 	pthread_mutex_lock(&db->wlock);
 	wal_stats_get(db->wal, &ws);
+	uint64_t mark = db->vindex ? vindex_mark(db->vindex) : 0;
 	pthread_mutex_unlock(&db->wlock);
 	uint64_t lsn = ws.next_lsn;
 	pthread_mutex_lock(&db->bg.mu);
@@ -173,16 +187,17 @@ int db_checkpoint_now(sutra_db *db)
 	db->rewrite_checkpoint = false;
 	struct manifest m = db->manifest;
 	m.checkpoint_lsn = lsn;
-	if ((rc = ckpt_write(db->dir, &db->store, lsn, db->opt.dimension, sync_log, db, &res)) <
-	        0 ||
-	    (rc = manifest_write(db->dir, &m)) < 0)
+	if ((rc = ckpt_write(db->dir, &db->store, lsn, db->opt.dimension, sync_log, db, &res)) < 0)
+		return rc;
+	if ((rc = save_index(db, lsn, mark)) < 0 || (rc = manifest_write(db->dir, &m)) < 0)
 		return rc;
 	db->manifest = m;
 	atomic_store(&db->checkpoint_lsn, lsn);
 	atomic_store(&db->checkpoint_bytes, res.bytes);
 	atomic_fetch_add(&db->checkpoints, 1);
 	atomic_store(&db->checkpoint_last_us, (clock_mono_ns() - t0) / 1000);
-	if ((rc = ckpt_remove_others(db->dir, lsn)) < 0)
+	if ((rc = ckpt_remove_others(db->dir, lsn)) < 0 ||
+	    (rc = db_remove_other_indexes(db, lsn)) < 0)
 		return rc;
 	return wal_truncate_before(db->wal, lsn);
 }

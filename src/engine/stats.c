@@ -36,7 +36,7 @@ int sutra_stats_get(sutra_db *db, sutra_stats *s)
 	s->vector_bytes = atomic_load(&db->store.n.vector_bytes);
 	s->meta_bytes = atomic_load(&db->store.n.meta_bytes);
 	if (db->vindex)
-		vindex_figures(db->vindex, &s->vectors_indexed, &s->index_lag);
+		vindex_figures(db->vindex, s);
 	s->ops_written = atomic_load(&db->ops_written);
 	s->records_written = atomic_load(&db->records_written);
 	wal_stats_get(db->wal, &ws);

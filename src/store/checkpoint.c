@@ -348,13 +348,12 @@ int ckpt_load(const char *dir, uint64_t lsn, uint32_t dim, bool repair, struct s
 	return rc;
 }
 
-int ckpt_remove_others(const char *dir, uint64_t lsn)
+int files_remove_others(const char *dir, const char *prefix, const char *keep)
 {
-	char **names = NULL, keep[64], path[4096];
+	char **names = NULL, path[4096];
 	size_t n = 0;
-	int rc = io_list(dir, "ckpt-", &names, &n);
+	int rc = io_list(dir, prefix, &names, &n);
 
-	snprintf(keep, sizeof keep, "ckpt-%016" PRIx64 ".ckpt", lsn);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		if (strcmp(names[i], keep) == 0)
 			continue;
@@ -363,4 +362,12 @@ int ckpt_remove_others(const char *dir, uint64_t lsn)
 	}
 	io_list_free(names, n);
 	return rc;
+}
+
+int ckpt_remove_others(const char *dir, uint64_t lsn)
+{
+	char keep[64];
+
+	snprintf(keep, sizeof keep, "ckpt-%016" PRIx64 ".ckpt", lsn);
+	return files_remove_others(dir, "ckpt-", keep);
 }

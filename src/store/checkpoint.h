@@ -67,6 +67,8 @@ int ckpt_load(const char *dir, uint64_t lsn, uint32_t dim, bool repair, struct s
               struct ckpt_map *map, struct ckpt_result *res);
 /* Removes checkpoint files other than lsn, and leftover temporaries. */
 int ckpt_remove_others(const char *dir, uint64_t lsn);
+/* Removes the files of dir whose name starts with prefix, except keep. */
+int files_remove_others(const char *dir, const char *prefix, const char *keep);
 void ckpt_path(const char *dir, uint64_t lsn, char *out, size_t n);
 
 #endif

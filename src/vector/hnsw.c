@@ -618,8 +618,29 @@ int hnsw_add(struct hnsw *h, const uint8_t key[16], const float *vec, uint32_t *
 
 void hnsw_delete(struct hnsw *h, uint32_t slot)
 {
-	if (slot < h->added)
+	if (slot < h->added &&
+	    !atomic_load_explicit(&info(h, slot)->deleted, memory_order_relaxed)) {
 		atomic_store_explicit(&info(h, slot)->deleted, 1, memory_order_release);
+		atomic_fetch_add_explicit(&h->deleted, 1, memory_order_relaxed);
+	}
+}
+
+uint32_t hnsw_deleted(const struct hnsw *h)
+{
+	return atomic_load_explicit(&((struct hnsw *)h)->deleted, memory_order_relaxed);
+}
+
+bool hnsw_holds(const struct hnsw *h, uint32_t slot, const float *vec)
+{
+	const float *v = hnsw_vector(h, slot);
+	float norm = h->cfg.metric == HNSW_COSINE ? sqrtf(h->k->dot(vec, vec, h->cfg.dim)) : 0;
+
+	for (uint32_t i = 0; i < h->cfg.dim; i++) {
+		float x = norm > 0 ? vec[i] / norm : vec[i];
+		if (memcmp(&x, &v[i], sizeof x) != 0)
+			return false;
+	}
+	return true;
 }
 
 const uint8_t *hnsw_key(const struct hnsw *h, uint32_t slot)

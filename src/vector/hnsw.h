@@ -62,7 +62,10 @@ int hnsw_search(struct hnsw *h, const float *query, uint32_t k, uint32_t ef, hns
 const uint8_t *hnsw_key(const struct hnsw *h, uint32_t slot);
 const float *hnsw_vector(const struct hnsw *h, uint32_t slot);
 bool hnsw_is_deleted(const struct hnsw *h, uint32_t slot);
-uint32_t hnsw_count(const struct hnsw *h); /* slots ever added */
+uint32_t hnsw_count(const struct hnsw *h);   /* slots ever added */
+uint32_t hnsw_deleted(const struct hnsw *h); /* slots tombstoned */
+/* Is vec what the slot holds (as hnsw_add would have stored it)? */
+bool hnsw_holds(const struct hnsw *h, uint32_t slot, const float *vec);
 /* Distance between a query and a slot, in the index's metric. */
 float hnsw_distance(const struct hnsw *h, const float *query, uint32_t slot);
 

@@ -15,7 +15,7 @@
  *      56 rng u64 (level generator state)
  *      64 chunks u32           68 chunk table crc32c u32
  *      72 pool offset u64      80 pool words u64     88 pool crc32c u32
- *      96 file bytes u64
+ *      96 file bytes u64     104 tombstones u32
  *    4092 crc32c of [0, 4092)
  *   [4096, ...) chunk table: per chunk {offset u64, slots u32, crc32c u32}
  *   chunk regions, each at a 4096-byte boundary, crc32c over the region:
@@ -191,6 +191,7 @@ static void header_encode(uint8_t *hdr, const struct hnsw *h, uint32_t count,
 	st32(hdr + 64, chunks);
 	st32(hdr + 68, crc32c(table, (size_t)chunks * TABLE_ITEM));
 	st64(hdr + 96, bytes);
+	st32(hdr + 104, hnsw_deleted(h));
 	st32(hdr + HDR - 4, crc32c(hdr, HDR - 4));
 }
 
@@ -341,6 +342,7 @@ static int attach(struct hnsw *h, const struct file_view *f)
 		h->pool_mapped = true;
 	}
 	h->added = count;
+	atomic_store(&h->deleted, ld32(f->p + 104));
 	h->rng = ld64(f->p + 56);
 	atomic_store(&h->count, count);
 	atomic_store(&h->entry, ld64(f->p + 32));
@@ -432,10 +434,16 @@ static int verify_links(const struct hnsw *h, const struct file_view *f)
 	uint32_t count = ld32(f->p + 28);
 	uint64_t words = ld64(f->p + 80), entry = ld64(f->p + 32);
 
-	for (uint32_t s = 0; s < count; s++)
-		if (!record_ok(h, &hnsw_chunk(h, s)->info[s & (CHUNK - 1)], words))
+	uint32_t deleted = 0;
+	for (uint32_t s = 0; s < count; s++) {
+		struct node_info *ni = &hnsw_chunk(h, s)->info[s & (CHUNK - 1)];
+		if (!record_ok(h, ni, words))
 			return err_set(SUTRA_ECORRUPT, "vector index %s: slot %u record damaged",
 			               f->path, s);
+		deleted += atomic_load_explicit(&ni->deleted, memory_order_relaxed);
+	}
+	if (deleted != ld32(f->p + 104))
+		return bad(f, "tombstone count mismatch");
 	if (count && hnsw_chunk(h, (uint32_t)entry)->info[entry & (CHUNK - 1)].level != entry >> 32)
 		return bad(f, "entry point level mismatch");
 	for (uint32_t s = 0; s < count; s++) {

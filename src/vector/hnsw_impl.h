@@ -48,12 +48,13 @@ struct chunk {
 struct hnsw {
 	struct hnsw_config cfg;
 	const struct dist_kernels *k;
-	uint32_t m0;            /* level-0 capacity, 2M */
-	double ml;              /* level multiplier */
-	uint64_t rng;           /* writer only */
-	uint32_t added;         /* writer only: slots used */
-	_Atomic uint32_t count; /* slots published to readers */
-	_Atomic uint64_t entry; /* level << 32 | slot, or NO_ENTRY */
+	uint32_t m0;              /* level-0 capacity, 2M */
+	double ml;                /* level multiplier */
+	uint64_t rng;             /* writer only */
+	uint32_t added;           /* writer only: slots used */
+	_Atomic uint32_t count;   /* slots published to readers */
+	_Atomic uint32_t deleted; /* tombstones */
+	_Atomic uint64_t entry;   /* level << 32 | slot, or NO_ENTRY */
 	_Atomic(struct chunk *) chunks[MAX_CHUNKS];
 	_Atomic(_Atomic uint32_t *) pool[MAX_POOL];
 	uint64_t pool_cap[MAX_POOL], pool_used[MAX_POOL]; /* writer only */

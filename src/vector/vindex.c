@@ -1,4 +1,6 @@
-/* vindex.c - the store's vector index (design in vindex.h).
+/* vindex.c - the store's vector index (design in vindex.h): the writer's
+ * side of the delta log, searching, opening and closing. The indexer
+ * thread is in vindex_build.c.
  *
  * The delta log holds ids at absolute positions: an array covering
  * [base, base + cap) whose `count` the writer publishes with release
@@ -8,206 +10,24 @@
  */
 #include "vector/vindex.h"
 
-#include <math.h>
+#include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdbool.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "store/store.h"
 #include "util/alloc.h"
-#include "util/bytes.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "vector/filter.h"
-#include "vector/hnsw.h"
-
-#define EXACT_WINDOW 2048 /* beyond this many pending ids an exact scan is cheaper */
-
-struct dlog {
-	uint64_t base;
-	uint32_t cap;
-	_Atomic uint64_t count; /* absolute position of the next entry */
-	uint8_t ids[][16];
-};
-
-/* id -> slot of its current vector in the graph (indexer thread only). */
-struct slot_map {
-	struct {
-		uint8_t id[16];
-		uint32_t slot; /* UINT32_MAX: empty */
-	} * e;
-	size_t mask, used;
-};
-
-struct vindex {
-	struct store *store;
-	struct vindex_config cfg;
-	struct hnsw *graph;
-	_Atomic(struct dlog *) log;
-	_Atomic uint64_t done; /* log entries before this are in the graph */
-	_Atomic int built;     /* the first full pass is over */
-	struct slot_map map;
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t wake, caught_up;
-	_Atomic bool stop;
-	_Atomic int idle; /* the indexer is (about to be) waiting for work */
-	uint8_t *scratch; /* one vector, indexer thread */
-};
+#include "vector/vindex_impl.h"
 
 static int memcmp16(const void *a, const void *b)
 {
 	return memcmp(a, b, 16);
-}
-
-/* ---- id -> slot map --------------------------------------------------------- */
-
-static size_t map_find(const struct slot_map *m, const uint8_t *id)
-{
-	size_t i = (ld64(id) * 0x9e3779b97f4a7c15ULL ^ ld64(id + 8)) & m->mask;
-
-	while (m->e[i].slot != UINT32_MAX && memcmp(m->e[i].id, id, 16) != 0)
-		i = (i + 1) & m->mask;
-	return i;
-}
-
-static int map_grow(struct slot_map *m)
-{
-	struct slot_map n = {.mask = m->mask ? m->mask * 2 + 1 : 1023};
-
-	if (!(n.e = sutra_malloc((n.mask + 1) * sizeof *n.e)))
-		return err_set(SUTRA_ENOMEM, "out of memory for the vector index map");
-	memset(n.e, 0xff, (n.mask + 1) * sizeof *n.e);
-	for (size_t i = 0; m->e && i <= m->mask; i++) {
-		if (m->e[i].slot == UINT32_MAX)
-			continue;
-		n.e[map_find(&n, m->e[i].id)] = m->e[i];
-		n.used++;
-	}
-	sutra_free(m->e);
-	*m = n;
-	return 0;
-}
-
-/* ---- the indexer -------------------------------------------------------------- */
-
-static void timed_wait(pthread_cond_t *c, pthread_mutex_t *m, long ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += ms * 1000000L;
-	ts.tv_sec += ts.tv_nsec / 1000000000L;
-	ts.tv_nsec %= 1000000000L;
-	pthread_cond_timedwait(c, m, &ts);
-}
-
-/* Brings the graph up to date for one id. */
-static int index_id(struct vindex *v, const uint8_t *id)
-{
-	uint32_t slot, old = UINT32_MAX;
-	bool has = false;
-	int rc = 0;
-
-	if ((v->map.used + 1) * 2 > v->map.mask && (rc = map_grow(&v->map)) < 0)
-		return rc;
-	size_t at = map_find(&v->map, id);
-	old = v->map.e[at].slot;
-	epoch_enter();
-	struct node *n = store_find(v->store, id);
-	if (n && n->vec && n->dim == v->cfg.dim) {
-		memcpy(v->scratch, n->vec, (size_t)v->cfg.dim * 4);
-		has = true;
-	}
-	epoch_exit();
-	if (has && (rc = hnsw_add(v->graph, id, (const float *)v->scratch, &slot)) == 0) {
-		memcpy(v->map.e[at].id, id, 16);
-		v->map.used += old == UINT32_MAX;
-		v->map.e[at].slot = slot;
-	}
-	if (old != UINT32_MAX && rc == 0) {
-		hnsw_delete(v->graph, old);
-		if (!has) /* gone: leave a deleted mark so probing still works */
-			v->map.e[at].slot = UINT32_MAX - 1;
-	}
-	return rc;
-}
-
-/* The first pass: every vector already in the store. The ids are copied
- * out inside one short epoch, then indexed without holding it. */
-static int index_all(struct vindex *v)
-{
-	uint8_t(*ids)[16] = NULL;
-	size_t n = 0, cap = 0;
-	int rc = 0;
-
-	epoch_enter();
-	struct table *t = atomic_load_explicit(&v->store->tab, memory_order_acquire);
-	for (size_t i = 0; i <= t->mask && rc == 0; i++) {
-		struct node *nd = table_node(t, i);
-		if (!nd || !nd->vec)
-			continue;
-		if (n == cap) {
-			void *p = sutra_realloc(ids, (cap = cap ? cap * 2 : 1024) * 16);
-			if (!p)
-				rc =
-				    err_set(SUTRA_ENOMEM, "out of memory listing vectors to index");
-			else
-				ids = p;
-		}
-		if (rc == 0)
-			memcpy(ids[n++], nd->id, 16);
-	}
-	epoch_exit();
-	for (size_t i = 0; i < n && rc == 0 && !v->stop; i++)
-		rc = index_id(v, ids[i]);
-	sutra_free(ids);
-	return rc;
-}
-
-/* The next log entry to index, copied out (inside an epoch: the writer
- * may replace and retire the array). False when there is none. */
-static bool next_id(struct vindex *v, uint64_t done, uint8_t *id)
-{
-	epoch_enter();
-	struct dlog *l = atomic_load(&v->log);
-	bool have = l && atomic_load(&l->count) > done;
-	if (have)
-		memcpy(id, l->ids[done - l->base], 16);
-	epoch_exit();
-	return have;
-}
-
-static void *indexer_main(void *arg)
-{
-	struct vindex *v = arg;
-	uint8_t id[16];
-
-	index_all(v); /* out of memory: searches stay exact */
-	atomic_store_explicit(&v->built, 1, memory_order_release);
-	pthread_mutex_lock(&v->mu);
-	while (!atomic_load(&v->stop)) {
-		uint64_t done = atomic_load_explicit(&v->done, memory_order_relaxed);
-		if (!next_id(v, done, id)) {
-			pthread_cond_broadcast(&v->caught_up);
-			/* Announce idleness, then look again (the writer stores the
-			 * count, then reads idle: one of us sees the other). */
-			atomic_store(&v->idle, 1);
-			if (!next_id(v, done, id))
-				timed_wait(&v->wake, &v->mu, 50);
-			atomic_store(&v->idle, 0);
-			continue;
-		}
-		pthread_mutex_unlock(&v->mu);
-		index_id(v, id); /* out of memory leaves the id to the exact delta */
-		pthread_mutex_lock(&v->mu);
-		atomic_store_explicit(&v->done, done + 1, memory_order_release);
-	}
-	pthread_mutex_unlock(&v->mu);
-	return NULL;
 }
 
 /* ---- the writer side -------------------------------------------------------- */
@@ -319,7 +139,7 @@ static bool graph_accepts(void *ctx, uint32_t slot)
 {
 	struct graph_filter *g = ctx;
 
-	return vfilter_accepts_id(g->f, g->v->store, hnsw_key(g->v->graph, slot));
+	return vfilter_accepts_id(g->f, g->v->store, hnsw_key(vindex_graph(g->v), slot));
 }
 
 /* Graph results whose id is not in the window, then the window scored
@@ -334,11 +154,11 @@ static int merge(struct vindex *v, const float *q, uint32_t want, uint32_t ef,
 
 	if (!hits)
 		return err_set(SUTRA_ENOMEM, "out of memory for a vector search");
-	rc = hnsw_search(v->graph, q, want, ef > want ? ef : want, f ? graph_accepts : NULL, &gf,
-	                 hits, &nh);
+	rc = hnsw_search(vindex_graph(v), q, want, ef > want ? ef : want, f ? graph_accepts : NULL,
+	                 &gf, hits, &nh);
 	*na = 0;
 	for (size_t i = 0; i < nh && rc == 0; i++) {
-		const uint8_t *id = hnsw_key(v->graph, hits[i].slot);
+		const uint8_t *id = hnsw_key(vindex_graph(v), hits[i].slot);
 		if (nw && bsearch(id, win, nw, 16, memcmp16))
 			continue;
 		memcpy(all[*na].id.b, id, 16);
@@ -387,36 +207,102 @@ int vindex_search(struct vindex *v, const float *q, uint32_t k, uint32_t ef,
 
 /* ---- life cycle ------------------------------------------------------------- */
 
+static int start_thread(struct vindex *v)
+{
+	pthread_mutex_init(&v->mu, NULL);
+	pthread_cond_init(&v->wake, NULL);
+	pthread_cond_init(&v->caught_up, NULL);
+	pthread_cond_init(&v->saved, NULL);
+	if (pthread_create(&v->thread, NULL, vindex_indexer_main, v) != 0) {
+		v->thread = 0;
+		return err_set(SUTRA_ENOMEM, "cannot start the vector indexer thread");
+	}
+	return 0;
+}
+
+/* The graph saved with the checkpoint recovery started from, if it is
+ * there and belongs to it; *g stays NULL otherwise (the indexer builds). */
+static void open_saved(struct vindex *v, const struct hnsw_config *hc, struct hnsw **g)
+{
+	const struct vindex_config *c = &v->cfg;
+	struct hnsw_file_meta m;
+	char path[4096];
+
+	*g = NULL;
+	if (!c->checkpoint_lsn)
+		return;
+	vindex_path(v->dir, c->checkpoint_lsn, path, sizeof path);
+	if (access(path, F_OK) != 0 && errno == ENOENT)
+		return;
+	if (hnsw_open_file(path, hc, g, &m) < 0) {
+		fprintf(stderr, "sutra: %s; rebuilding the vector index from the store\n",
+		        sutra_last_error());
+		return;
+	}
+	if (m.covered_lsn != c->checkpoint_lsn || m.graph_lsn > c->next_lsn) {
+		fprintf(stderr,
+		        "sutra: vector index %s reflects log records up to %" PRIu64
+		        " but recovery ended at %" PRIu64 "; rebuilding it from the store\n",
+		        path, m.graph_lsn, c->next_lsn);
+		hnsw_free(*g);
+		*g = NULL;
+		return;
+	}
+	v->loaded = true;
+	v->loaded_lsn = c->checkpoint_lsn;
+}
+
+/* Notes every concept the WAL replay touched: the loaded graph predates
+ * them. */
+static int note_replayed(struct vindex *v)
+{
+	const struct idset *r = v->cfg.replayed;
+	int rc;
+
+	if (!v->loaded || !r || r->n == 0)
+		return 0;
+	if ((rc = vindex_reserve(v, r->n)) < 0)
+		return rc;
+	for (size_t i = 0; i < r->n; i++)
+		vindex_note(v, r->ids[i]);
+	return 0;
+}
+
 int vindex_open(struct store *s, const struct vindex_config *cfg, struct vindex **out)
 {
 	struct hnsw_config hc = {.dim = cfg->dim,
 	                         .M = cfg->M,
 	                         .ef_construction = cfg->ef_construction,
 	                         .metric = HNSW_COSINE,
-	                         .seed = 0x51f7a};
+	                         .seed = VINDEX_SEED};
 	struct vindex *v = sutra_calloc(1, sizeof *v);
+	struct hnsw *g = NULL;
 	int rc;
 
-	if (!v || !(v->scratch = sutra_malloc((size_t)cfg->dim * 4))) {
+	if (!v || !(v->scratch = sutra_malloc((size_t)cfg->dim * 4)) ||
+	    !(v->dir = sutra_memdup0(cfg->dir, strlen(cfg->dir)))) {
+		if (v)
+			sutra_free(v->scratch);
 		sutra_free(v);
 		return err_set(SUTRA_ENOMEM, "out of memory for the vector index");
 	}
 	v->store = s;
 	v->cfg = *cfg;
-	if ((rc = hnsw_new(&hc, &v->graph)) < 0 || (rc = map_grow(&v->map)) < 0) {
-		vindex_close(v);
-		return rc;
-	}
-	pthread_mutex_init(&v->mu, NULL);
-	pthread_cond_init(&v->wake, NULL);
-	pthread_cond_init(&v->caught_up, NULL);
-	if (pthread_create(&v->thread, NULL, indexer_main, v) != 0) {
-		v->thread = 0;
-		vindex_close(v);
-		return err_set(SUTRA_ENOMEM, "cannot start the vector indexer thread");
-	}
+	uint64_t t0 = clock_mono_ns();
+	open_saved(v, &hc, &g);
+	v->open_us = (clock_mono_ns() - t0) / 1000;
+	if (!g && (rc = hnsw_new(&hc, &g)) < 0)
+		goto fail;
+	atomic_init(&v->graph, g);
+	if ((rc = vindex_map_grow(&v->map)) < 0 || (rc = note_replayed(v)) < 0 ||
+	    (rc = start_thread(v)) < 0)
+		goto fail;
+	v->cfg.replayed = NULL; /* borrowed for the open only */
 	*out = v;
 	return 0;
+fail:
+	vindex_close(v);
+	return rc;
 }
 
 void vindex_close(struct vindex *v)
@@ -427,27 +313,67 @@ void vindex_close(struct vindex *v)
 		pthread_mutex_lock(&v->mu);
 		atomic_store(&v->stop, true);
 		pthread_cond_broadcast(&v->wake);
+		pthread_cond_broadcast(&v->saved);
 		pthread_mutex_unlock(&v->mu);
 		pthread_join(v->thread, NULL);
 		pthread_mutex_destroy(&v->mu);
 		pthread_cond_destroy(&v->wake);
 		pthread_cond_destroy(&v->caught_up);
+		pthread_cond_destroy(&v->saved);
 	}
-	hnsw_free(v->graph);
+	hnsw_free(vindex_graph(v));
+	hnsw_free(v->discarded);
 	sutra_free(atomic_load(&v->log));
 	sutra_free(v->map.e);
 	sutra_free(v->scratch);
+	sutra_free(v->dir);
 	sutra_free(v);
 }
 
-void vindex_figures(struct vindex *v, uint64_t *indexed, uint64_t *lag)
+/* ---- saving with a checkpoint ------------------------------------------------ */
+
+uint64_t vindex_mark(struct vindex *v)
+{
+	struct dlog *l = atomic_load_explicit(&v->log, memory_order_relaxed);
+
+	return l ? atomic_load_explicit(&l->count, memory_order_relaxed) : 0;
+}
+
+int vindex_save(struct vindex *v, uint64_t lsn, uint64_t mark)
+{
+	int rc;
+
+	pthread_mutex_lock(&v->mu);
+	if (!atomic_load(&v->built)) {
+		pthread_mutex_unlock(&v->mu);
+		return err_set(SUTRA_EBUSY, "the vector index is still being built; not saved");
+	}
+	v->save = (struct save_request){.lsn = lsn, .mark = mark, .pending = true};
+	pthread_cond_signal(&v->wake);
+	while (!v->save.done && !atomic_load(&v->stop))
+		pthread_cond_wait(&v->saved, &v->mu);
+	if (!v->save.done)
+		rc = err_set(SUTRA_ECLOSED, "the vector index is closing");
+	else if ((rc = v->save.rc) < 0) /* the message is the indexer thread's */
+		err_set(rc, "%s", v->save.msg);
+	pthread_mutex_unlock(&v->mu);
+	return rc;
+}
+
+/* ---- figures -------------------------------------------------------------------- */
+
+void vindex_figures(struct vindex *v, sutra_stats *s)
 {
 	struct dlog *l = atomic_load_explicit(&v->log, memory_order_acquire);
 	uint64_t done = atomic_load_explicit(&v->done, memory_order_acquire);
 	uint64_t count = l ? atomic_load_explicit(&l->count, memory_order_acquire) : 0;
 
-	*indexed = hnsw_count(v->graph);
-	*lag = count > done ? count - done : 0;
+	s->vectors_indexed = hnsw_count(vindex_graph(v));
+	s->index_lag = count > done ? count - done : 0;
+	s->index_ready = (uint64_t)atomic_load_explicit(&v->built, memory_order_acquire);
+	s->index_loaded = atomic_load_explicit(&v->adopted, memory_order_acquire);
+	s->index_open_us = v->open_us;
+	s->index_deleted = hnsw_deleted(vindex_graph(v));
 }
 
 void vindex_wait(struct vindex *v)
@@ -459,7 +385,7 @@ void vindex_wait(struct vindex *v)
 		if (atomic_load(&v->built) && atomic_load(&v->done) >= count)
 			break;
 		pthread_cond_signal(&v->wake);
-		timed_wait(&v->caught_up, &v->mu, 10);
+		vindex_timed_wait(&v->caught_up, &v->mu, 10);
 	}
 	pthread_mutex_unlock(&v->mu);
 }

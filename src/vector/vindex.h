@@ -20,6 +20,7 @@
 #ifndef SUTRA_VECTOR_VINDEX_H
 #define SUTRA_VECTOR_VINDEX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sutra/sutra.h"
@@ -28,12 +29,32 @@ struct vindex;
 struct store;
 struct vfilter;
 
+struct idset;
+
 struct vindex_config {
 	uint32_t dim, M, ef_construction;
+	const char *dir;                 /* the store directory, where index files live */
+	uint64_t checkpoint_lsn;         /* recovery started from this checkpoint (0: none) */
+	uint64_t next_lsn;               /* and ended here */
+	const struct idset *replayed;    /* concepts the WAL replay touched (open only) */
+	int (*sync_log)(void *arg);      /* makes every logged record durable */
+	uint64_t (*log_next)(void *arg); /* the LSN the log assigns next */
+	void *arg;
 };
 
-/* Starts the indexer, which first indexes every vector in s. */
+/* Opens the graph saved with the checkpoint (checked, then verified by the
+ * indexer before any search uses it; a missing, stale or damaged file is
+ * rebuilt from the store) and starts the indexer. Until the graph is ready
+ * searches are exact. */
 int vindex_open(struct store *s, const struct vindex_config *cfg, struct vindex **out);
+/* The path of the index file saved with checkpoint lsn. */
+void vindex_path(const char *dir, uint64_t lsn, char *out, size_t n);
+/* Writer lock held: the log position a checkpoint at this moment covers. */
+uint64_t vindex_mark(struct vindex *v);
+/* Saves the graph as the index file of checkpoint lsn once the log up to
+ * mark is indexed (blocks until then). SUTRA_EBUSY while the first build
+ * runs (no file: the next open rebuilds). */
+int vindex_save(struct vindex *v, uint64_t lsn, uint64_t mark);
 /* Stops the indexer and frees the index (no search may be running). */
 void vindex_close(struct vindex *v);
 /* Writer lock held, before logging: room for n notes, so that noting can
@@ -45,8 +66,8 @@ void vindex_note(struct vindex *v, const uint8_t id[16]);
  * restricts the results. A filtered search may find fewer than k. */
 int vindex_search(struct vindex *v, const float *q, uint32_t k, uint32_t ef,
                   const struct vfilter *f, sutra_hit *out, size_t *n);
-/* Vectors in the graph and log entries not yet indexed. */
-void vindex_figures(struct vindex *v, uint64_t *indexed, uint64_t *lag);
+/* The index's figures in sutra_stats (vectors_indexed, index_*). */
+void vindex_figures(struct vindex *v, sutra_stats *s);
 /* Blocks until the indexer has caught up (tests, checkpoints). */
 void vindex_wait(struct vindex *v);
 

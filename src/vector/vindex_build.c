@@ -1,0 +1,336 @@
+/* vindex_build.c - the indexer thread: it verifies a graph opened from its
+ * file (or builds one from the store, with progress on stderr), then
+ * follows the delta log, and saves the graph when a checkpoint asks.
+ *
+ * Saving happens on this thread, between two ids, so the graph holds
+ * still without stopping searches or writers. The file names the
+ * checkpoint it belongs to (covered_lsn: every vector change below it is
+ * in the graph, because the save waits until the log up to the
+ * checkpoint's mark is indexed) and graph_lsn, read before the WAL is
+ * synced: nothing the graph reflects lies at or above it. An open accepts
+ * the file only for the manifest's checkpoint and only if recovery reached
+ * graph_lsn; the WAL replay then re-notes every concept it touched.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store.h"
+#include "util/alloc.h"
+#include "util/bytes.h"
+#include "util/clock.h"
+#include "util/err.h"
+#include "vector/vindex_impl.h"
+
+void vindex_path(const char *dir, uint64_t lsn, char *out, size_t n)
+{
+	snprintf(out, n, "%s/vindex-%016" PRIx64 ".hnsw", dir, lsn);
+}
+
+void vindex_timed_wait(pthread_cond_t *c, pthread_mutex_t *m, long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += ms * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_cond_timedwait(c, m, &ts);
+}
+
+/* ---- id -> slot map --------------------------------------------------------- */
+
+static size_t map_find(const struct slot_map *m, const uint8_t *id)
+{
+	size_t i = (ld64(id) * 0x9e3779b97f4a7c15ULL ^ ld64(id + 8)) & m->mask;
+
+	while (m->e[i].slot != UINT32_MAX && memcmp(m->e[i].id, id, 16) != 0)
+		i = (i + 1) & m->mask;
+	return i;
+}
+
+int vindex_map_grow(struct slot_map *m)
+{
+	struct slot_map n = {.mask = m->mask ? m->mask * 2 + 1 : 1023};
+
+	if (!(n.e = sutra_malloc((n.mask + 1) * sizeof *n.e)))
+		return err_set(SUTRA_ENOMEM, "out of memory for the vector index map");
+	memset(n.e, 0xff, (n.mask + 1) * sizeof *n.e);
+	for (size_t i = 0; m->e && i <= m->mask; i++) {
+		if (m->e[i].slot >= UINT32_MAX - 1)
+			continue;
+		n.e[map_find(&n, m->e[i].id)] = m->e[i];
+		n.used++;
+	}
+	sutra_free(m->e);
+	*m = n;
+	return 0;
+}
+
+/* Records id -> slot (growing the map first if needed). */
+static int map_put(struct slot_map *m, const uint8_t *id, uint32_t slot)
+{
+	int rc;
+
+	if ((m->used + 1) * 2 > m->mask && (rc = vindex_map_grow(m)) < 0)
+		return rc;
+	size_t at = map_find(m, id);
+	memcpy(m->e[at].id, id, 16);
+	m->used += m->e[at].slot == UINT32_MAX;
+	m->e[at].slot = slot;
+	return 0;
+}
+
+/* ---- indexing one id ---------------------------------------------------------- */
+
+/* Brings the graph up to date for one id: adds its current vector (unless
+ * the graph already holds exactly that) and tombstones the old slot. */
+static int index_id(struct vindex *v, const uint8_t *id)
+{
+	struct hnsw *g = vindex_graph(v);
+	uint32_t slot = 0, old;
+	bool has = false;
+	int rc = 0;
+
+	if ((v->map.used + 1) * 2 > v->map.mask && (rc = vindex_map_grow(&v->map)) < 0)
+		return rc;
+	size_t at = map_find(&v->map, id);
+	old = v->map.e[at].slot < UINT32_MAX - 1 ? v->map.e[at].slot : UINT32_MAX;
+	epoch_enter();
+	struct node *n = store_find(v->store, id);
+	if (n && n->vec && n->dim == v->cfg.dim) {
+		memcpy(v->scratch, n->vec, (size_t)v->cfg.dim * 4);
+		has = true;
+	}
+	epoch_exit();
+	if (has && old != UINT32_MAX && hnsw_holds(g, old, (const float *)v->scratch))
+		return 0;
+	if (has && (rc = hnsw_add(g, id, (const float *)v->scratch, &slot)) < 0)
+		return rc;
+	if (has)
+		rc = map_put(&v->map, id, slot);
+	if (old != UINT32_MAX) {
+		hnsw_delete(g, old);
+		if (!has) /* gone: leave a removed mark so probing still works */
+			v->map.e[at].slot = UINT32_MAX - 1;
+	}
+	return rc;
+}
+
+/* ---- the first build -------------------------------------------------------------- */
+
+struct progress {
+	uint64_t start_ns, last_ns;
+	size_t total;
+	bool shown;
+};
+
+/* One line on stderr per second once a build has run for a second. */
+static void progress_tick(struct progress *p, size_t done)
+{
+	uint64_t now = clock_mono_ns();
+
+	if (now - p->start_ns < 1000000000ull || now - p->last_ns < 1000000000ull)
+		return;
+	double secs = (double)(now - p->start_ns) / 1e9, rate = (double)done / secs;
+	fprintf(stderr, "sutra: indexing vectors: %zu/%zu (%.0f%%), %.0f/s, about %.0f s left\n",
+	        done, p->total, 100.0 * (double)done / (double)p->total, rate,
+	        rate > 0 ? (double)(p->total - done) / rate : 0.0);
+	p->last_ns = now;
+	p->shown = true;
+}
+
+/* The ids of every concept with a vector, copied out inside one epoch. */
+static int list_vectors(struct vindex *v, uint8_t (**out)[16], size_t *n)
+{
+	uint8_t(*ids)[16] = NULL;
+	size_t cap = 0;
+	int rc = 0;
+
+	*n = 0;
+	epoch_enter();
+	struct table *t = atomic_load_explicit(&v->store->tab, memory_order_acquire);
+	for (size_t i = 0; i <= t->mask && rc == 0; i++) {
+		struct node *nd = table_node(t, i);
+		if (!nd || !nd->vec)
+			continue;
+		if (*n == cap) {
+			void *p = sutra_realloc(ids, (cap = cap ? cap * 2 : 1024) * 16);
+			if (!p) {
+				rc =
+				    err_set(SUTRA_ENOMEM, "out of memory listing vectors to index");
+				break;
+			}
+			ids = p;
+		}
+		memcpy(ids[(*n)++], nd->id, 16);
+	}
+	epoch_exit();
+	*out = ids;
+	return rc;
+}
+
+/* Indexes every vector in the store. */
+static int index_all(struct vindex *v)
+{
+	uint8_t(*ids)[16] = NULL;
+	size_t n;
+	int rc = list_vectors(v, &ids, &n);
+	struct progress p = {.start_ns = clock_mono_ns(), .total = n};
+
+	for (size_t i = 0; i < n && rc == 0 && !atomic_load(&v->stop); i++) {
+		rc = index_id(v, ids[i]);
+		if ((i & 1023) == 0)
+			progress_tick(&p, i);
+	}
+	if (p.shown)
+		fprintf(stderr, "sutra: vector index built: %zu vectors in %.1f s\n", n,
+		        (double)(clock_mono_ns() - p.start_ns) / 1e9);
+	sutra_free(ids);
+	return rc;
+}
+
+/* Checks a graph opened from its file and fills the map from it. */
+static int adopt_loaded(struct vindex *v)
+{
+	struct hnsw *g = vindex_graph(v);
+	char path[4096];
+	int rc;
+
+	vindex_path(v->dir, v->loaded_lsn, path, sizeof path);
+	if ((rc = hnsw_verify(g, path)) < 0)
+		return rc;
+	for (uint32_t s = 0, n = hnsw_count(g); s < n && rc == 0; s++)
+		if (!hnsw_is_deleted(g, s))
+			rc = map_put(&v->map, hnsw_key(g, s), s);
+	return rc;
+}
+
+/* Replaces a loaded graph that failed verification by an empty one. */
+static int discard_loaded(struct vindex *v)
+{
+	struct hnsw_config hc = {.dim = v->cfg.dim,
+	                         .M = v->cfg.M,
+	                         .ef_construction = v->cfg.ef_construction,
+	                         .metric = HNSW_COSINE,
+	                         .seed = VINDEX_SEED};
+	struct hnsw *fresh;
+	int rc;
+
+	fprintf(stderr, "sutra: %s; rebuilding the vector index from the store\n",
+	        sutra_last_error());
+	if ((rc = hnsw_new(&hc, &fresh)) < 0)
+		return rc;
+	memset(v->map.e, 0xff, (v->map.mask + 1) * sizeof *v->map.e);
+	v->map.used = 0;
+	v->discarded = vindex_graph(v);
+	atomic_store_explicit(&v->graph, fresh, memory_order_release);
+	v->loaded = false;
+	return 0;
+}
+
+/* The graph searches will use: the loaded one if it verifies, else one
+ * built from the store. */
+static int start_graph(struct vindex *v)
+{
+	int rc;
+
+	if (v->loaded && adopt_loaded(v) == 0) {
+		atomic_store(&v->adopted, 1);
+		return 0;
+	}
+	if (v->loaded && (rc = discard_loaded(v)) < 0)
+		return rc;
+	return index_all(v);
+}
+
+/* ---- saving -------------------------------------------------------------------- */
+
+static int save_graph(struct vindex *v, uint64_t lsn)
+{
+	char path[4096];
+	struct hnsw_file_meta m = {.covered_lsn = lsn};
+	int rc;
+
+	m.graph_lsn = v->cfg.log_next(v->cfg.arg);
+	if ((rc = v->cfg.sync_log(v->cfg.arg)) < 0)
+		return rc;
+	vindex_path(v->dir, lsn, path, sizeof path);
+	return hnsw_save(vindex_graph(v), v->dir, path, &m);
+}
+
+/* mu held: runs a due save request (without mu while writing). */
+static void serve_save(struct vindex *v)
+{
+	uint64_t lsn = v->save.lsn;
+
+	v->save.pending = false;
+	pthread_mutex_unlock(&v->mu);
+	int rc = save_graph(v, lsn);
+	pthread_mutex_lock(&v->mu);
+	v->save.rc = rc;
+	v->save.done = true;
+	if (rc < 0)
+		snprintf(v->save.msg, sizeof v->save.msg, "%s", sutra_last_error());
+	pthread_cond_broadcast(&v->saved);
+}
+
+/* ---- the thread -------------------------------------------------------------------- */
+
+/* The next log entry to index, copied out (inside an epoch: the writer
+ * may replace and retire the array). False when there is none. */
+static bool next_id(struct vindex *v, uint64_t done, uint8_t *id)
+{
+	epoch_enter();
+	struct dlog *l = atomic_load(&v->log);
+	bool have = l && atomic_load(&l->count) > done;
+	if (have)
+		memcpy(id, l->ids[done - l->base], 16);
+	epoch_exit();
+	return have;
+}
+
+void *vindex_indexer_main(void *arg)
+{
+	struct vindex *v = arg;
+	uint8_t id[16];
+
+	/* Until the graph is whole, searches are exact; out of memory, retry. */
+	pthread_mutex_lock(&v->mu);
+	while (!atomic_load(&v->stop)) {
+		pthread_mutex_unlock(&v->mu);
+		int rc = start_graph(v);
+		pthread_mutex_lock(&v->mu);
+		if (rc == 0)
+			break;
+		vindex_timed_wait(&v->wake, &v->mu, 1000);
+	}
+	atomic_store_explicit(&v->built, 1, memory_order_release);
+	while (!atomic_load(&v->stop)) {
+		uint64_t done = atomic_load_explicit(&v->done, memory_order_relaxed);
+		if (v->save.pending && done >= v->save.mark) {
+			serve_save(v);
+			continue;
+		}
+		if (!next_id(v, done, id)) {
+			pthread_cond_broadcast(&v->caught_up);
+			/* Announce idleness, then look again (the writer stores the
+			 * count, then reads idle: one of us sees the other). */
+			atomic_store(&v->idle, 1);
+			if (!next_id(v, done, id) && !v->save.pending)
+				vindex_timed_wait(&v->wake, &v->mu, 50);
+			atomic_store(&v->idle, 0);
+			continue;
+		}
+		pthread_mutex_unlock(&v->mu);
+		int rc = index_id(v, id);
+		pthread_mutex_lock(&v->mu);
+		if (rc == 0)
+			atomic_store_explicit(&v->done, done + 1, memory_order_release);
+		else /* out of memory: the id stays in the exact window; retry */
+			vindex_timed_wait(&v->wake, &v->mu, 100);
+	}
+	pthread_mutex_unlock(&v->mu);
+	return NULL;
+}
