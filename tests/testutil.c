@@ -92,7 +92,7 @@ void tu_file_write_at(const char *path, const void *p, size_t n, long off)
 
 void tu_file_flip(const char *path, long off)
 {
-	uint8_t b;
+	uint8_t b = 0;
 	int fd = open(path, O_RDWR);
 
 	if (fd < 0 || pread(fd, &b, 1, off) != 1)

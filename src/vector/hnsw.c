@@ -122,8 +122,10 @@ int hnsw_new(const struct hnsw_config *cfg, struct hnsw **out)
 	h->k = distance_kernels();
 	h->m0 = 2 * cfg->M;
 	h->ml = 1.0 / log((double)cfg->M);
-	h->rng = cfg->seed ? cfg->seed : 0x5eed;
+	atomic_init(&h->rng, cfg->seed ? cfg->seed : 0x5eed);
 	atomic_init(&h->entry, NO_ENTRY);
+	pthread_mutex_init(&h->grow_mu, NULL);
+	pthread_mutex_init(&h->entry_mu, NULL);
 	*out = h;
 	return 0;
 }
@@ -148,6 +150,8 @@ void hnsw_free(struct hnsw *h)
 			sutra_free(atomic_load(&h->pool[c]));
 	if (h->map)
 		io_munmap(h->map, h->map_size);
+	pthread_mutex_destroy(&h->grow_mu);
+	pthread_mutex_destroy(&h->entry_mu);
 	sutra_free(h);
 }
 
@@ -494,34 +498,57 @@ static void set_links(_Atomic uint32_t *l, const struct hnsw_hit *v, size_t n)
 	atomic_store_explicit(&l[0], (uint32_t)n, memory_order_release);
 }
 
+/* Per-node spin locks guard a node's lists against concurrent inserters
+ * (bulk builds); readers never take them. */
+static void node_lock(struct hnsw *h, uint32_t slot)
+{
+	_Atomic uint8_t *l = &info(h, slot)->lock;
+
+	while (atomic_exchange_explicit(l, 1, memory_order_acquire))
+		while (atomic_load_explicit(l, memory_order_relaxed))
+			__builtin_ia32_pause();
+}
+
+static void node_unlock(struct hnsw *h, uint32_t slot)
+{
+	atomic_store_explicit(&info(h, slot)->lock, 0, memory_order_release);
+}
+
 /* Adds a reverse link nb -> slot on level, re-pruning a full list. */
-static int link_back(struct hnsw *h, uint32_t nb, uint32_t slot, int level)
+static void link_back(struct hnsw *h, uint32_t nb, uint32_t slot, int level)
 {
 	_Atomic uint32_t *l = links(h, nb, level);
 	uint32_t max = level == 0 ? h->m0 : h->cfg.M;
-	uint32_t n = atomic_load_explicit(&l[0], memory_order_relaxed);
 	struct hnsw_hit cand[2 * 128 + 1];
 	const float *base = hnsw_vector(h, nb);
 
+	node_lock(h, nb);
+	uint32_t n = atomic_load_explicit(&l[0], memory_order_relaxed);
+	for (uint32_t i = 0; i < n; i++) {
+		cand[i].slot = atomic_load_explicit(&l[1 + i], memory_order_relaxed);
+		if (cand[i].slot == slot) { /* nb linked to slot itself meanwhile */
+			node_unlock(h, nb);
+			return;
+		}
+	}
 	if (n < max) {
 		atomic_store_explicit(&l[1 + n], slot, memory_order_release);
 		atomic_store_explicit(&l[0], n + 1, memory_order_release);
-		return 0;
+	} else {
+		for (uint32_t i = 0; i < n; i++)
+			cand[i].distance = dist_vec(h, base, hnsw_vector(h, cand[i].slot));
+		cand[n].slot = slot;
+		cand[n].distance = dist_vec(h, base, hnsw_vector(h, slot));
+		set_links(l, cand, select_neighbours(h, cand, n + 1, max));
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		cand[i].slot = atomic_load_explicit(&l[1 + i], memory_order_relaxed);
-		cand[i].distance = dist_vec(h, base, hnsw_vector(h, cand[i].slot));
-	}
-	cand[n].slot = slot;
-	cand[n].distance = dist_vec(h, base, hnsw_vector(h, slot));
-	size_t kept = select_neighbours(h, cand, n + 1, max);
-	set_links(l, cand, kept);
-	return 0;
+	node_unlock(h, nb);
 }
 
 static uint32_t random_level(struct hnsw *h)
 {
-	uint64_t z = (h->rng += 0x9e3779b97f4a7c15ULL);
+	uint64_t z =
+	    atomic_fetch_add_explicit(&h->rng, 0x9e3779b97f4a7c15ULL, memory_order_relaxed) +
+	    0x9e3779b97f4a7c15ULL;
 
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -535,14 +562,18 @@ static uint32_t random_level(struct hnsw *h)
 static int node_init(struct hnsw *h, uint32_t slot, const uint8_t key[16], const float *vec,
                      uint32_t level)
 {
-	int rc;
+	uint64_t up = 0;
+	int rc = 0;
 
-	if (!hnsw_chunk(h, slot) && (rc = hnsw_chunk_add(h, slot >> CHUNK_BITS)) < 0)
+	pthread_mutex_lock(&h->grow_mu); /* chunks and the pool are shared */
+	if (!hnsw_chunk(h, slot))
+		rc = hnsw_chunk_add(h, slot >> CHUNK_BITS);
+	if (rc == 0 && level > 0)
+		rc = pool_alloc(h, (uint64_t)level * (1 + h->cfg.M), &up);
+	pthread_mutex_unlock(&h->grow_mu);
+	if (rc < 0)
 		return rc;
 	struct node_info *ni = info(h, slot);
-	uint64_t up = 0;
-	if (level > 0 && (rc = pool_alloc(h, (uint64_t)level * (1 + h->cfg.M), &up)) < 0)
-		return rc;
 	memcpy(ni->key, key, 16);
 	ni->level = (uint8_t)level;
 	ni->upper = up;
@@ -557,21 +588,24 @@ static int node_init(struct hnsw *h, uint32_t slot, const uint8_t key[16], const
 	return 0;
 }
 
-/* Connects slot on levels min(level, top)..0, starting from cur. */
-static int connect(struct hnsw *h, uint32_t slot, uint32_t level, uint32_t cur, uint32_t top)
+/* Connects slot on levels min(level, top)..0, starting from cur. Slots up
+ * to limit may be met (concurrent inserters); slot itself is skipped. */
+static int connect(struct hnsw *h, uint32_t slot, uint32_t level, uint32_t cur, uint32_t top,
+                   uint32_t limit)
 {
 	const float *q = hnsw_vector(h, slot);
 	struct layer_search s = {.h = h,
 	                         .q = q,
-	                         .limit = slot,
+	                         .limit = limit,
 	                         .budget = UINT64_MAX,
 	                         .vis = &t_visited,
 	                         .res = {.max = true}};
 	int rc = 0;
 
 	for (int l = (int)(level < top ? level : top); l >= 0 && rc == 0; l--) {
-		if ((rc = visited_begin(s.vis, slot)) < 0)
+		if ((rc = visited_begin(s.vis, limit)) < 0)
 			break;
+		visit(s.vis, slot);
 		visit(s.vis, cur);
 		float d = hnsw_distance(h, q, cur);
 		s.res.n = 0;
@@ -581,39 +615,122 @@ static int connect(struct hnsw *h, uint32_t slot, uint32_t level, uint32_t cur, 
 			break;
 		size_t kept = select_neighbours(h, s.res.v, s.res.n, h->cfg.M);
 		cur = s.res.v[0].slot; /* the nearest, after the sort */
+		node_lock(h, slot);
 		set_links(links(h, slot, l), s.res.v, kept);
-		for (size_t i = 0; i < kept && rc == 0; i++)
-			rc = link_back(h, s.res.v[i].slot, slot, l);
+		node_unlock(h, slot);
+		for (size_t i = 0; i < kept; i++)
+			link_back(h, s.res.v[i].slot, slot, l);
 	}
 	sutra_free(s.cand.v);
 	sutra_free(s.res.v);
 	return rc;
 }
 
+/* Inserts a vector at a slot already reserved (limit: slots reserved so
+ * far). A node that becomes the new top holds entry_mu while it links in,
+ * so concurrent inserters never see an entry point that is not linked. */
+static int insert(struct hnsw *h, uint32_t slot, const uint8_t key[16], const float *vec,
+                  uint32_t limit)
+{
+	uint32_t level = random_level(h);
+	uint64_t entry = atomic_load_explicit(&h->entry, memory_order_acquire);
+	bool raise = entry == NO_ENTRY || level > (uint32_t)(entry >> 32);
+	int rc;
+
+	if ((rc = node_init(h, slot, key, vec, level)) < 0)
+		return rc;
+	if (raise) {
+		pthread_mutex_lock(&h->entry_mu);
+		entry = atomic_load_explicit(&h->entry, memory_order_acquire);
+		raise = entry == NO_ENTRY || level > (uint32_t)(entry >> 32);
+		if (!raise)
+			pthread_mutex_unlock(&h->entry_mu);
+	}
+	if (entry != NO_ENTRY) {
+		uint32_t cur = (uint32_t)entry, top = (uint32_t)(entry >> 32);
+		for (int l = (int)top; l > (int)level; l--)
+			cur = greedy(h, hnsw_vector(h, slot), cur, l, limit);
+		rc = connect(h, slot, level, cur, top, limit);
+	}
+	if (raise) {
+		if (rc == 0)
+			atomic_store_explicit(&h->entry, (uint64_t)level << 32 | slot,
+			                      memory_order_release);
+		pthread_mutex_unlock(&h->entry_mu);
+	}
+	return rc;
+}
+
 int hnsw_add(struct hnsw *h, const uint8_t key[16], const float *vec, uint32_t *slot_out)
 {
-	uint32_t slot = h->added, level = random_level(h);
-	uint64_t entry = atomic_load_explicit(&h->entry, memory_order_relaxed);
+	uint32_t slot = h->added;
 	int rc;
 
 	if (slot >= (uint64_t)MAX_CHUNKS * CHUNK)
 		return err_set(SUTRA_ETOOBIG, "the vector index is full (%u vectors)", slot);
-	if ((rc = node_init(h, slot, key, vec, level)) < 0)
+	if ((rc = insert(h, slot, key, vec, slot)) < 0)
 		return rc;
-	if (entry != NO_ENTRY) {
-		uint32_t cur = (uint32_t)entry, top = (uint32_t)(entry >> 32);
-		for (int l = (int)top; l > (int)level; l--)
-			cur = greedy(h, hnsw_vector(h, slot), cur, l, slot);
-		if ((rc = connect(h, slot, level, cur, top)) < 0)
-			return rc;
-	}
 	h->added++;
 	atomic_store_explicit(&h->count, h->added, memory_order_release);
-	if (entry == NO_ENTRY || level > (uint32_t)(entry >> 32))
-		atomic_store_explicit(&h->entry, (uint64_t)level << 32 | slot,
-		                      memory_order_release);
 	*slot_out = slot;
 	return 0;
+}
+
+/* ---- bulk insertion on every core ----------------------------------------- */
+
+struct bulk {
+	struct hnsw *h;
+	size_t n;
+	hnsw_bulk_get get;
+	void *ctx;
+	_Atomic size_t next;    /* the next item to take */
+	_Atomic uint32_t slots; /* slots reserved */
+	_Atomic int rc;
+};
+
+static void *bulk_worker(void *arg)
+{
+	struct bulk *b = arg;
+	float *vec = sutra_aligned_alloc(64, (size_t)b->h->cfg.dim * sizeof *vec);
+	uint8_t key[16];
+
+	if (!vec)
+		atomic_store(&b->rc, err_set(SUTRA_ENOMEM, "out of memory for a bulk insert"));
+	while (vec && atomic_load_explicit(&b->rc, memory_order_relaxed) == 0) {
+		size_t i = atomic_fetch_add_explicit(&b->next, 1, memory_order_relaxed);
+		if (i >= b->n)
+			break;
+		if (!b->get(b->ctx, i, key, vec))
+			continue;
+		uint32_t slot = atomic_fetch_add_explicit(&b->slots, 1, memory_order_acq_rel);
+		int rc = slot >= (uint64_t)MAX_CHUNKS * CHUNK
+		             ? err_set(SUTRA_ETOOBIG, "the vector index is full (%u vectors)", slot)
+		             : insert(b->h, slot, key, vec, atomic_load(&b->slots));
+		if (rc < 0)
+			atomic_store(&b->rc, rc);
+	}
+	sutra_free(vec);
+	return NULL;
+}
+
+int hnsw_add_bulk(struct hnsw *h, size_t n, unsigned threads, hnsw_bulk_get get, void *ctx)
+{
+	struct bulk b = {.h = h, .n = n, .get = get, .ctx = ctx};
+	pthread_t tid[HNSW_MAX_BULK_THREADS];
+	unsigned started = 0;
+
+	atomic_init(&b.slots, h->added);
+	threads = threads < 1                       ? 1
+	          : threads > HNSW_MAX_BULK_THREADS ? HNSW_MAX_BULK_THREADS
+	                                            : threads;
+	while (started + 1 < threads && pthread_create(&tid[started], NULL, bulk_worker, &b) == 0)
+		started++;
+	bulk_worker(&b);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	h->added = atomic_load(&b.slots);
+	atomic_store_explicit(&h->count, h->added, memory_order_release);
+	return atomic_load(&b.rc);
 }
 
 void hnsw_delete(struct hnsw *h, uint32_t slot)

@@ -48,6 +48,16 @@ void hnsw_free(struct hnsw *h);
 
 /* Writer: adds a vector under a caller key; *slot gets its slot. */
 int hnsw_add(struct hnsw *h, const uint8_t key[16], const float *vec, uint32_t *slot);
+/* Fills item i's key and vector; false skips it (bulk inserts). Called
+ * from several threads at once. */
+typedef bool (*hnsw_bulk_get)(void *ctx, size_t i, uint8_t key[16], float *vec);
+
+#define HNSW_MAX_BULK_THREADS 64
+
+/* Writer, bulk: adds items 0..n-1 from get on `threads` threads (the
+ * caller's included). No other add and no search may run meanwhile; slots
+ * follow no particular order. On failure the graph must be discarded. */
+int hnsw_add_bulk(struct hnsw *h, size_t n, unsigned threads, hnsw_bulk_get get, void *ctx);
 /* Writer: tombstones a slot. */
 void hnsw_delete(struct hnsw *h, uint32_t slot);
 

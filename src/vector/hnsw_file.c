@@ -21,7 +21,8 @@
  *   chunk regions, each at a 4096-byte boundary, crc32c over the region:
  *      vectors   slots x dim f32           (padded to 64 bytes)
  *      level 0   slots x (1 + 2M) u32      (count, then slots; padded)
- *      records   slots x 32 bytes          (key, pool reference, level, deleted)
+ *      records   slots x 32 bytes          (key, pool reference u64, level u8,
+ *                                           deleted u8, lock u8 = 0, 5 zero bytes)
  *   pool region at a 4096-byte boundary: pool words u32 (upper-level lists),
  *      addressed by the records' references (plain word offsets on disk).
  *
@@ -187,7 +188,7 @@ static void header_encode(uint8_t *hdr, const struct hnsw *h, uint32_t count,
 	st64(hdr + 32, atomic_load(&((struct hnsw *)h)->entry));
 	st64(hdr + 40, m->covered_lsn);
 	st64(hdr + 48, m->graph_lsn);
-	st64(hdr + 56, h->rng);
+	st64(hdr + 56, atomic_load(&((struct hnsw *)h)->rng));
 	st32(hdr + 64, chunks);
 	st32(hdr + 68, crc32c(table, (size_t)chunks * TABLE_ITEM));
 	st64(hdr + 96, bytes);
@@ -343,7 +344,7 @@ static int attach(struct hnsw *h, const struct file_view *f)
 	}
 	h->added = count;
 	atomic_store(&h->deleted, ld32(f->p + 104));
-	h->rng = ld64(f->p + 56);
+	atomic_store(&h->rng, ld64(f->p + 56));
 	atomic_store(&h->count, count);
 	atomic_store(&h->entry, ld64(f->p + 32));
 	return rc;
@@ -424,7 +425,8 @@ static bool record_ok(const struct hnsw *h, const struct node_info *ni, uint64_t
 {
 	uint64_t need = (uint64_t)ni->level * (1 + h->cfg.M);
 
-	if (ni->level > HNSW_MAX_LEVEL || atomic_load(&((struct node_info *)ni)->deleted) > 1)
+	if (ni->level > HNSW_MAX_LEVEL || atomic_load(&((struct node_info *)ni)->deleted) > 1 ||
+	    atomic_load(&((struct node_info *)ni)->lock) != 0)
 		return false;
 	return ni->level == 0 || (ni->upper <= words && need <= words - ni->upper);
 }

@@ -12,6 +12,7 @@
 #ifndef SUTRA_VECTOR_HNSW_IMPL_H
 #define SUTRA_VECTOR_HNSW_IMPL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -34,7 +35,8 @@ struct node_info {
 	uint64_t upper; /* pool reference of levels 1..level, each 1 + M words */
 	uint8_t level;  /* 0..HNSW_MAX_LEVEL */
 	_Atomic uint8_t deleted;
-	uint8_t pad[6];
+	_Atomic uint8_t lock; /* inserters only; 0 on disk */
+	uint8_t pad[5];
 };
 _Static_assert(sizeof(struct node_info) == 32, "node records are 32 bytes on disk");
 
@@ -50,7 +52,7 @@ struct hnsw {
 	const struct dist_kernels *k;
 	uint32_t m0;              /* level-0 capacity, 2M */
 	double ml;                /* level multiplier */
-	uint64_t rng;             /* writer only */
+	_Atomic uint64_t rng;     /* the level generator */
 	uint32_t added;           /* writer only: slots used */
 	_Atomic uint32_t count;   /* slots published to readers */
 	_Atomic uint32_t deleted; /* tombstones */
@@ -59,8 +61,10 @@ struct hnsw {
 	_Atomic(_Atomic uint32_t *) pool[MAX_POOL];
 	uint64_t pool_cap[MAX_POOL], pool_used[MAX_POOL]; /* writer only */
 	uint32_t pool_cur;                                /* writer only */
-	bool pool_mapped;                                 /* pool chunk 0 is in the file */
-	void *map;                                        /* the index file, MAP_PRIVATE */
+	pthread_mutex_t grow_mu;  /* chunk and pool growth (bulk inserters) */
+	pthread_mutex_t entry_mu; /* a new top node linking in */
+	bool pool_mapped;         /* pool chunk 0 is in the file */
+	void *map;                /* the index file, MAP_PRIVATE */
 	uint64_t map_size;
 };
 

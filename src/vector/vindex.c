@@ -322,7 +322,8 @@ void vindex_close(struct vindex *v)
 		pthread_cond_destroy(&v->saved);
 	}
 	hnsw_free(vindex_graph(v));
-	hnsw_free(v->discarded);
+	for (int i = 0; i < v->ndiscarded; i++)
+		hnsw_free(v->discarded[i]);
 	sutra_free(atomic_load(&v->log));
 	sutra_free(v->map.e);
 	sutra_free(v->scratch);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store/store.h"
 #include "util/alloc.h"
@@ -171,44 +172,91 @@ static int list_vectors(struct vindex *v, uint8_t (**out)[16], size_t *n)
 	return rc;
 }
 
-/* Indexes every vector in the store. */
-static int index_all(struct vindex *v)
-{
-	uint8_t(*ids)[16] = NULL;
+struct bulk_src {
+	struct vindex *v;
+	uint8_t (*ids)[16];
 	size_t n;
-	int rc = list_vectors(v, &ids, &n);
-	struct progress p = {.start_ns = clock_mono_ns(), .total = n};
+	_Atomic size_t taken;
+	_Atomic int ticking;
+	struct progress p;
+};
 
-	for (size_t i = 0; i < n && rc == 0 && !atomic_load(&v->stop); i++) {
-		rc = index_id(v, ids[i]);
-		if ((i & 1023) == 0)
-			progress_tick(&p, i);
+/* hnsw_add_bulk's source: the concept's current vector (skipped when it
+ * has none any more; the log brings such changes in afterwards). */
+static bool bulk_get(void *ctx, size_t i, uint8_t key[16], float *vec)
+{
+	struct bulk_src *b = ctx;
+	bool has = false;
+
+	epoch_enter();
+	struct node *n = store_find(b->v->store, b->ids[i]);
+	if (n && n->vec && n->dim == b->v->cfg.dim) {
+		memcpy(vec, n->vec, (size_t)b->v->cfg.dim * 4);
+		memcpy(key, b->ids[i], 16);
+		has = true;
 	}
-	if (p.shown)
-		fprintf(stderr, "sutra: vector index built: %zu vectors in %.1f s\n", n,
-		        (double)(clock_mono_ns() - p.start_ns) / 1e9);
-	sutra_free(ids);
-	return rc;
+	epoch_exit();
+	size_t done = atomic_fetch_add_explicit(&b->taken, 1, memory_order_relaxed);
+	if ((done & 1023) == 0 && !atomic_exchange_explicit(&b->ticking, 1, memory_order_acquire)) {
+		progress_tick(&b->p, done); /* one thread at a time */
+		atomic_store_explicit(&b->ticking, 0, memory_order_release);
+	}
+	return has;
 }
 
-/* Checks a graph opened from its file and fills the map from it. */
-static int adopt_loaded(struct vindex *v)
+/* The map from the graph's keys (after a bulk build or a load). */
+static int map_from_graph(struct vindex *v)
 {
 	struct hnsw *g = vindex_graph(v);
-	char path[4096];
-	int rc;
+	int rc = 0;
 
-	vindex_path(v->dir, v->loaded_lsn, path, sizeof path);
-	if ((rc = hnsw_verify(g, path)) < 0)
-		return rc;
 	for (uint32_t s = 0, n = hnsw_count(g); s < n && rc == 0; s++)
 		if (!hnsw_is_deleted(g, s))
 			rc = map_put(&v->map, hnsw_key(g, s), s);
 	return rc;
 }
 
-/* Replaces a loaded graph that failed verification by an empty one. */
-static int discard_loaded(struct vindex *v)
+static unsigned cores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : (unsigned)n;
+}
+
+/* Indexes every vector in the store on every core, into the empty graph. */
+static int index_all(struct vindex *v)
+{
+	struct bulk_src b = {.v = v};
+	int rc = list_vectors(v, &b.ids, &b.n);
+
+	b.p = (struct progress){.start_ns = clock_mono_ns(), .total = b.n};
+	if (rc == 0 && b.n)
+		rc = hnsw_add_bulk(vindex_graph(v), b.n, cores(), bulk_get, &b);
+	if (rc == 0)
+		rc = map_from_graph(v);
+	if (b.p.shown)
+		fprintf(stderr, "sutra: vector index built: %zu vectors in %.1f s on %u threads\n",
+		        b.n, (double)(clock_mono_ns() - b.p.start_ns) / 1e9, cores());
+	sutra_free(b.ids);
+	return rc;
+}
+
+/* Checks a graph opened from its file and fills the map from it. */
+static int adopt_loaded(struct vindex *v)
+{
+	char path[4096];
+	int rc;
+
+	vindex_path(v->dir, v->loaded_lsn, path, sizeof path);
+	if ((rc = hnsw_verify(vindex_graph(v), path)) < 0)
+		return rc;
+	return map_from_graph(v);
+}
+
+/* Replaces the graph by an empty one: a loaded graph that failed its
+ * verification, or a build that ran out of memory half way. No search
+ * uses the graph yet; the old one is freed at close (stats may read it). */
+static int reset_graph(struct vindex *v)
 {
 	struct hnsw_config hc = {.dim = v->cfg.dim,
 	                         .M = v->cfg.M,
@@ -218,13 +266,14 @@ static int discard_loaded(struct vindex *v)
 	struct hnsw *fresh;
 	int rc;
 
-	fprintf(stderr, "sutra: %s; rebuilding the vector index from the store\n",
-	        sutra_last_error());
+	if (v->ndiscarded == VINDEX_MAX_DISCARDED)
+		return err_set(SUTRA_ENOMEM, "the vector index failed to build %d times",
+		               VINDEX_MAX_DISCARDED);
 	if ((rc = hnsw_new(&hc, &fresh)) < 0)
 		return rc;
 	memset(v->map.e, 0xff, (v->map.mask + 1) * sizeof *v->map.e);
 	v->map.used = 0;
-	v->discarded = vindex_graph(v);
+	v->discarded[v->ndiscarded++] = vindex_graph(v);
 	atomic_store_explicit(&v->graph, fresh, memory_order_release);
 	v->loaded = false;
 	return 0;
@@ -240,9 +289,15 @@ static int start_graph(struct vindex *v)
 		atomic_store(&v->adopted, 1);
 		return 0;
 	}
-	if (v->loaded && (rc = discard_loaded(v)) < 0)
-		return rc;
-	return index_all(v);
+	if (v->loaded) {
+		fprintf(stderr, "sutra: %s; rebuilding the vector index from the store\n",
+		        sutra_last_error());
+		if ((rc = reset_graph(v)) < 0)
+			return rc;
+	}
+	if ((rc = index_all(v)) < 0 && reset_graph(v) < 0)
+		v->broken = true; /* give up: searches stay exact */
+	return rc;
 }
 
 /* ---- saving -------------------------------------------------------------------- */
@@ -296,19 +351,25 @@ void *vindex_indexer_main(void *arg)
 	struct vindex *v = arg;
 	uint8_t id[16];
 
+	bool ready = false;
+
 	/* Until the graph is whole, searches are exact; out of memory, retry. */
 	pthread_mutex_lock(&v->mu);
-	while (!atomic_load(&v->stop)) {
+	while (!atomic_load(&v->stop) && !ready && !v->broken) {
 		pthread_mutex_unlock(&v->mu);
-		int rc = start_graph(v);
+		ready = start_graph(v) == 0;
 		pthread_mutex_lock(&v->mu);
-		if (rc == 0)
-			break;
-		vindex_timed_wait(&v->wake, &v->mu, 1000);
+		if (!ready && !v->broken)
+			vindex_timed_wait(&v->wake, &v->mu, 1000);
 	}
-	atomic_store_explicit(&v->built, 1, memory_order_release);
+	atomic_store_explicit(&v->built, ready, memory_order_release);
 	while (!atomic_load(&v->stop)) {
 		uint64_t done = atomic_load_explicit(&v->done, memory_order_relaxed);
+		if (!ready) { /* no graph: searches are exact; keep the log short */
+			atomic_store(&v->done, vindex_mark(v));
+			vindex_timed_wait(&v->wake, &v->mu, 50);
+			continue;
+		}
 		if (v->save.pending && done >= v->save.mark) {
 			serve_save(v);
 			continue;

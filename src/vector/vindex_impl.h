@@ -11,8 +11,9 @@
 #include "vector/hnsw.h"
 #include "vector/vindex.h"
 
-#define EXACT_WINDOW 2048 /* beyond this many pending ids an exact scan is cheaper */
-#define VINDEX_SEED  0x51f7a
+#define EXACT_WINDOW         2048 /* beyond this many pending ids an exact scan is cheaper */
+#define VINDEX_SEED          0x51f7a
+#define VINDEX_MAX_DISCARDED 8
 
 struct dlog {
 	uint64_t base;
@@ -44,7 +45,9 @@ struct vindex {
 	struct vindex_config cfg;
 	char *dir;
 	_Atomic(struct hnsw *) graph;
-	struct hnsw *discarded;   /* a loaded graph that failed verification */
+	struct hnsw *discarded[VINDEX_MAX_DISCARDED]; /* replaced graphs, freed at close */
+	int ndiscarded;
+	bool broken;              /* building failed VINDEX_MAX_DISCARDED times: no graph */
 	bool loaded;              /* the graph came from a file: verify it first */
 	uint64_t loaded_lsn;      /* the checkpoint LSN of the loaded file */
 	uint64_t open_us;         /* mapping and checking the file */

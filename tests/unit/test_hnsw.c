@@ -112,6 +112,53 @@ static void test_recall_cosine_and_l2(void **state)
 	free(queries);
 }
 
+struct bulk_src {
+	const float *data;
+	_Atomic int calls;
+};
+
+static bool bulk_get(void *ctx, size_t i, uint8_t key[16], float *vec)
+{
+	struct bulk_src *b = ctx;
+
+	memset(key, 0, 16);
+	memcpy(key, &i, sizeof i);
+	memcpy(vec, b->data + i * DIM, DIM * sizeof *vec);
+	atomic_fetch_add(&b->calls, 1);
+	return true;
+}
+
+/* Four threads insert at once: every vector lands once, under its key, and
+ * the graph is as good as a sequential build. */
+static void test_bulk_build_on_threads(void **state)
+{
+	float *data = random_vectors(N, 1), *queries = random_vectors(Q, 2);
+	struct hnsw_config cfg = {
+	    .dim = DIM, .M = 16, .ef_construction = 200, .metric = HNSW_COSINE, .seed = 7};
+	struct bulk_src src = {.data = data};
+	struct hnsw *h;
+	char *seen = calloc(N, 1);
+
+	assert_int_equal(hnsw_new(&cfg, &h), 0);
+	assert_int_equal(hnsw_add_bulk(h, N, 4, bulk_get, &src), 0);
+	assert_int_equal(hnsw_count(h), N);
+	assert_int_equal(atomic_load(&src.calls), N);
+	for (uint32_t s = 0; s < N; s++) {
+		size_t i;
+		memcpy(&i, hnsw_key(h, s), sizeof i);
+		assert_true(i < N && !seen[i]);
+		seen[i] = 1;
+		assert_true(hnsw_holds(h, s, data + i * DIM));
+	}
+	double r = recall(h, queries, 64);
+	print_message("bulk, 4 threads: recall@10 at ef 64 = %.3f\n", r);
+	assert_true(r >= 0.95);
+	hnsw_free(h);
+	free(seen);
+	free(data);
+	free(queries);
+}
+
 static bool even_only(void *ctx, uint32_t slot)
 {
 	return slot % 2 == 0;
@@ -205,6 +252,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_kernels_agree),
 	    cmocka_unit_test(test_recall_cosine_and_l2),
+	    cmocka_unit_test(test_bulk_build_on_threads),
 	    cmocka_unit_test(test_deleted_and_filtered),
 	    cmocka_unit_test(test_search_while_adding),
 	};
