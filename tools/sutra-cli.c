@@ -37,8 +37,12 @@ struct opts {
 	uint32_t max_depth, k, ef, limit;
 	int type; /* -1: not given */
 	float confidence, strength;
-	int direction;
+	int direction; /* 0: not given (neighbours walk both ways) */
 	bool all;
+	/* search filter options (NULL / 0: not given) */
+	const char *meta, *reach, *ids;
+	uint32_t depth;
+	bool filter; /* any of them, or --type / --direction, was given */
 };
 
 struct cli {
@@ -374,7 +378,9 @@ static int cmd_neighbors(struct cli *c, int argc, char **argv)
 	double conf;
 	int rc;
 
-	sc_req_get_neighbors_detailed(&c->conn, argv[0], c->o.direction, c->o.type, c->o.limit);
+	sc_req_get_neighbors_detailed(&c->conn, argv[0],
+	                              c->o.direction ? c->o.direction : SC_DIR_BOTH, c->o.type,
+	                              c->o.limit);
 	if ((rc = call(c, SC_R_GET_NEIGHBORS_DETAILED_OK)) || c->o.json)
 		return rc;
 	list = sc_field(&c->reply, "neighbors");
@@ -445,6 +451,60 @@ static float *parse_vector(const char *s, uint32_t *dim)
 	return NULL;
 }
 
+/* The --meta/--reach/--ids/... options as a filter. The strings live in
+ * *mem (caller frees); false when out of memory. */
+static bool search_filter(const struct opts *o, struct sc_vector_filter *f, char **mem)
+{
+	size_t meta = o->meta ? strlen(o->meta) + 1 : 0, ids = o->ids ? strlen(o->ids) + 1 : 0;
+	size_t nids = 0;
+	char *text;
+
+	for (const char *p = o->ids; p && *p; p++)
+		nids += *p == ',';
+	nids += o->ids && *o->ids; /* "" is the empty list */
+	if (!(*mem = malloc(nids * sizeof(char *) + meta + ids + 1)))
+		return false;
+	*f = (struct sc_vector_filter){.reachable_from = o->reach,
+	                               .type = o->type,
+	                               .direction = o->direction,
+	                               .max_depth = o->depth};
+	text = *mem + nids * sizeof(char *);
+	if (o->meta) { /* KEY=VALUE, checked when parsed */
+		char *eq = strchr(memcpy(text, o->meta, meta), '=');
+		*eq = '\0';
+		f->meta_key = text, f->meta_value = eq + 1;
+		text += meta;
+	}
+	if (o->ids) {
+		const char **v = (const char **)*mem;
+		char *tok = memcpy(text, o->ids, ids);
+		for (size_t i = 0; i < nids; i++) {
+			char *comma = strchr(tok, ',');
+			v[i] = tok;
+			if (comma)
+				*comma = '\0', tok = comma + 1;
+		}
+		f->ids = v, f->id_count = nids;
+	}
+	return true;
+}
+
+/* VectorSearchFiltered when a filter option was given, else VectorSearch. */
+static int queue_search(struct cli *c, const float *q, uint32_t dim)
+{
+	struct sc_vector_filter f;
+	char *mem = NULL;
+	int rc;
+
+	if (!c->o.filter)
+		return sc_req_vector_search(&c->conn, q, dim, c->o.k, c->o.ef);
+	if (!search_filter(&c->o, &f, &mem))
+		return SC_ENOMEM;
+	rc = sc_req_vector_search_filtered(&c->conn, q, dim, c->o.k, c->o.ef, &f);
+	free(mem);
+	return rc;
+}
+
 static int cmd_search(struct cli *c, int argc, char **argv)
 {
 	const struct sc_val *hits, *h;
@@ -457,8 +517,12 @@ static int cmd_search(struct cli *c, int argc, char **argv)
 		fprintf(stderr, "sutra-cli: bad vector '%s' (want 0.1,0.2,...)\n", argv[0]);
 		return EXIT_USAGE;
 	}
-	sc_req_vector_search(&c->conn, q, dim, c->o.k, c->o.ef);
+	rc = queue_search(c, q, dim);
 	free(q);
+	if (rc) {
+		fprintf(stderr, "sutra-cli: %s\n", sc_strerror(rc));
+		return EXIT_USAGE;
+	}
 	if ((rc = call(c, SC_R_VECTOR_SEARCH_OK)) || c->o.json)
 		return rc;
 	hits = sc_field(&c->reply, "results");
@@ -469,7 +533,7 @@ static int cmd_search(struct cli *c, int argc, char **argv)
 		printf("  %.6f\n", sim);
 	}
 	if (!sc_val_len(hits))
-		puts("no vectors");
+		puts(c->o.filter ? "no matching vectors" : "no vectors");
 	return 0;
 }
 
@@ -560,7 +624,10 @@ static const struct command commands[] = {
     {"neighbors", 1, "--direction --type --limit",
      "neighbors ID [--direction out|in|both] [--type N] [--limit N]", cmd_neighbors, true},
     {"path", 2, "--max-depth", "path A B [--max-depth N]", cmd_path, true},
-    {"search", 1, "--k --ef", "search 0.1,0.2,... [--k N] [--ef N]", cmd_search, true},
+    {"search", 1, "--k --ef --meta --reach --type --direction --depth --ids",
+     "search 0.1,0.2,... [--k N] [--ef N] [--meta KEY=VALUE] [--ids A,B,...]\n"
+     "         [--reach ID [--type N] [--direction out|in|both] [--depth N]]",
+     cmd_search, true},
     {"stats", 0, "--all", "stats [--all]", cmd_stats, true},
     {"health", 0, "", "health", cmd_health, true},
     {"delete", 1, "", "delete ID", cmd_delete, true},
@@ -578,7 +645,10 @@ static void usage(FILE *f)
 	      f);
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %s\n", commands[i].synopsis);
-	fputs("Association types: 0 semantic, 1 causal, 2 temporal, 3 hierarchical, "
+	fputs("search filters: hits must match every one given: metadata KEY=VALUE, one of\n"
+	      "  the ids, reachable from ID within --depth hops (default 1, at most 20) along\n"
+	      "  associations of --type (default any) in --direction (default both).\n"
+	      "Association types: 0 semantic, 1 causal, 2 temporal, 3 hierarchical, "
 	      "4 compositional.\n"
 	      "Exit status: 0 ok, 1 server error or not found, 2 usage or connection error.\n",
 	      f);
@@ -617,11 +687,45 @@ static bool parse_direction(const char *s, int *out)
 	return *out != 0;
 }
 
+/* --meta KEY=VALUE: a key of at least one byte before the first '='. */
+static bool parse_meta(const char *s, const char **out)
+{
+	const char *eq = strchr(s, '=');
+
+	if (!eq || eq == s)
+		return false;
+	*out = s;
+	return true;
+}
+
+/* The options that only shape a search's filter; false if name is not one. */
+static bool set_filter_option(struct opts *o, const char *name, const char *val, bool *ok)
+{
+	if (strcmp(name, "--meta") == 0)
+		*ok = parse_meta(val, &o->meta);
+	else if (strcmp(name, "--reach") == 0)
+		*ok = (o->reach = val) != NULL;
+	else if (strcmp(name, "--ids") == 0)
+		*ok = (o->ids = val) != NULL;
+	else if (strcmp(name, "--depth") == 0) /* 0 would mean "not given": refused here */
+		*ok = parse_u32(val, UINT32_MAX, &o->depth) && o->depth > 0;
+	else
+		return false;
+	return true;
+}
+
 /* One command option with its value; false on a bad value. */
 static bool set_option(struct opts *o, const char *name, const char *val)
 {
 	uint32_t u;
+	bool ok;
 
+	if (set_filter_option(o, name, val, &ok)) {
+		o->filter = true;
+		return ok;
+	}
+	if (strcmp(name, "--type") == 0 || strcmp(name, "--direction") == 0)
+		o->filter = true; /* in a search they shape the --reach walk */
 	if (strcmp(name, "--max-depth") == 0)
 		return parse_u32(val, UINT32_MAX, &o->max_depth);
 	if (strcmp(name, "--k") == 0)
@@ -661,7 +765,8 @@ static bool allowed(const struct command *cmd, const char *opt)
 static void reset_command_options(struct opts *o)
 {
 	o->max_depth = 6, o->k = 10, o->ef = 64, o->limit = 0, o->type = -1;
-	o->confidence = 1.0f, o->strength = 1.0f, o->direction = SC_DIR_BOTH, o->all = false;
+	o->confidence = 1.0f, o->strength = 1.0f, o->direction = 0, o->all = false;
+	o->meta = o->reach = o->ids = NULL, o->depth = 0, o->filter = false;
 }
 
 /* Splits argv into positionals (pos) and options; EXIT_USAGE on a bad one. */

@@ -281,6 +281,20 @@ struct sc_assoc_item { /* LearnAssociations */
 #define SC_DIR_IN   2
 #define SC_DIR_BOTH 3
 
+/* VectorSearchFiltered conditions (all that are given must hold). Absent
+ * ones are sent as nil, so the server's rules and defaults apply: meta_key
+ * and meta_value together; type, direction and max_depth only with
+ * reachable_from. */
+struct sc_vector_filter {
+	const char *meta_key, *meta_value; /* NULL: no metadata condition */
+	const char *reachable_from;        /* NULL: no reachability condition */
+	int type;                          /* < 0: any */
+	int direction;                     /* SC_DIR_*; 0: the server's default (both) */
+	uint32_t max_depth;                /* 0: the server's default (1) */
+	const char *const *ids;            /* NULL: no id condition ([]: nothing matches) */
+	size_t id_count;
+};
+
 /* An already encoded payload (no frame header), copied as is. */
 int sc_req_raw(struct sc_conn *c, const void *payload, size_t n);
 
@@ -327,5 +341,8 @@ int sc_req_checkpoint(struct sc_conn *c);
 int sc_req_server_info(struct sc_conn *c);
 int sc_req_stats_extended(struct sc_conn *c);
 int sc_req_set_encoding(struct sc_conn *c, bool named);
+/* f NULL: no filter (the plain search, answered VectorSearchOk like it) */
+int sc_req_vector_search_filtered(struct sc_conn *c, const float *query, uint32_t dim, uint32_t k,
+                                  uint32_t ef_search, const struct sc_vector_filter *f);
 
 #endif

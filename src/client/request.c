@@ -490,3 +490,52 @@ int sc_req_set_encoding(struct sc_conn *c, bool named)
 	key(c, "named"), mp_put_bool(&c->req, named);
 	return end_frame(c);
 }
+
+static void put_opt_uint(struct mpbuf *b, bool given, uint64_t v)
+{
+	if (given)
+		mp_put_uint(b, v);
+	else
+		mp_put_nil(b);
+}
+
+static void put_vector_filter(struct sc_conn *c, const struct sc_vector_filter *f)
+{
+	static const char *const dirs[] = {NULL, "out", "in", "both"};
+	struct mpbuf *b = &c->req;
+
+	object(c, 7);
+	key(c, "meta_key"), put_opt_str(b, f->meta_key);
+	key(c, "meta_value"), put_opt_str(b, f->meta_value);
+	key(c, "reachable_from"), put_opt_str(b, f->reachable_from);
+	key(c, "assoc_type"), put_opt_uint(b, f->type >= 0, (uint64_t)f->type);
+	key(c, "direction"), put_opt_str(b, dirs[f->direction]);
+	key(c, "max_depth"), put_opt_uint(b, f->max_depth > 0, f->max_depth);
+	key(c, "ids");
+	if (!f->ids) {
+		mp_put_nil(b);
+		return;
+	}
+	mp_put_array(b, (uint32_t)f->id_count);
+	for (size_t i = 0; i < f->id_count; i++)
+		mp_put_cstr(b, f->ids[i]);
+}
+
+int sc_req_vector_search_filtered(struct sc_conn *c, const float *query, uint32_t dim, uint32_t k,
+                                  uint32_t ef_search, const struct sc_vector_filter *f)
+{
+	struct mpbuf *b = begin_frame(c);
+
+	if (f && (f->direction < 0 || f->direction > SC_DIR_BOTH || f->id_count > UINT32_MAX)) {
+		snprintf(c->err, sizeof c->err, "bad filter (direction %d, %zu ids)", f->direction,
+		         f->id_count);
+		return SC_EINVAL;
+	}
+	head(c, NO_INDEX, "VectorSearchFiltered", 4);
+	key(c, "query_vector"), put_f32s(b, query, query ? dim : 0);
+	key(c, "k"), mp_put_uint(b, k);
+	key(c, "ef_search"), mp_put_uint(b, ef_search);
+	key(c, "filter");
+	f ? put_vector_filter(c, f) : mp_put_nil(b);
+	return end_frame(c);
+}

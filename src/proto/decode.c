@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sutra/sutra.h"
+
 void proto_limits_default(struct proto_limits *l)
 {
 	l->max_content = 10485760;
@@ -28,6 +30,7 @@ void proto_limits_default(struct proto_limits *l)
 	l->max_k = 1000;
 	l->max_nesting = 32;
 	l->max_meta = 256;
+	l->max_filter_ids = SUTRA_MAX_FILTER_IDS; /* more would only be refused by the engine */
 }
 
 /* a * b + c, saturating at SIZE_MAX. */
@@ -48,6 +51,7 @@ size_t proto_arena_bound(size_t n, const struct proto_limits *lim)
 	size_t meta_bytes = sat_muladd(meta, 2 * sizeof(struct pstr), 16);
 	size_t item = sat_muladd(1, sizeof(struct concept_item), vec);
 	size_t by_limits = sat_muladd(b, sizeof(struct pstr), 8); /* LearnBatch */
+	size_t filtered = sat_muladd(lim->max_filter_ids, sizeof(struct pstr), 8);
 
 	item = sat_muladd(1, item, meta_bytes);
 	if (vec > by_limits) /* LearnConcept, VectorSearch */
@@ -56,6 +60,9 @@ size_t proto_arena_bound(size_t n, const struct proto_limits *lim)
 		by_limits = sat_muladd(b, item, 8);
 	if (sat_muladd(b, sizeof(struct assoc_item), 8) > by_limits) /* LearnAssociations */
 		by_limits = sat_muladd(b, sizeof(struct assoc_item), 8);
+	filtered = sat_muladd(1, filtered, vec);
+	if (filtered > by_limits) /* VectorSearchFiltered: query vector and ids */
+		by_limits = filtered;
 	by_limits = sat_muladd(1, by_limits, PROTO_ARENA_SLACK);
 	return by_frame < by_limits ? by_frame : by_limits;
 }

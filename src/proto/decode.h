@@ -91,11 +91,13 @@ const char *pd_kind_name(const struct mpval *v);
 /* fields.c: one reader per wire type. */
 int pd_f_str(struct dctx *d, const struct pd_field *f, void *base);
 int pd_f_content(struct dctx *d, const struct pd_field *f, void *base);
-int pd_f_model(struct dctx *d, const struct pd_field *f, void *base);
+int pd_f_str_given(struct dctx *d, const struct pd_field *f, void *base);
+int pd_f_meta_key_given(struct dctx *d, const struct pd_field *f, void *base);
 int pd_f_bool(struct dctx *d, const struct pd_field *f, void *base);
 int pd_f_u32(struct dctx *d, const struct pd_field *f, void *base);
 int pd_f_u32_sat(struct dctx *d, const struct pd_field *f, void *base);
 int pd_f_depth(struct dctx *d, const struct pd_field *f, void *base);
+int pd_f_reach_depth(struct dctx *d, const struct pd_field *f, void *base);
 int pd_f_k(struct dctx *d, const struct pd_field *f, void *base);
 int pd_f_i64(struct dctx *d, const struct pd_field *f, void *base);
 int pd_f_uint64(struct dctx *d, const struct pd_field *f, void *base);
@@ -107,7 +109,8 @@ int pd_f_f32vec(struct dctx *d, const struct pd_field *f, void *base);
 int pd_f_contents(struct dctx *d, const struct pd_field *f, void *base);
 int pd_f_str_list(struct dctx *d, const struct pd_field *f, void *base);
 int pd_f_meta(struct dctx *d, const struct pd_field *f, void *base);
-/* An item list (not a pd_read_fn: the caller stores the typed result). */
+/* Lists whose caller stores the typed result (not pd_read_fns). */
+int pd_f_str_array(struct dctx *d, uint32_t max, struct pstr **items, uint32_t *count);
 int pd_f_items(struct dctx *d, const struct pd_struct *item, size_t item_size, void **items,
                uint32_t *count);
 

@@ -107,13 +107,30 @@ int pd_f_content(struct dctx *d, const struct pd_field *f, void *base)
 	return get_str(d, s) != 0 ? -1 : check_content(d, s);
 }
 
-/* LearnOptions.embedding_model: off the string, off2 the has_model flag. */
-int pd_f_model(struct dctx *d, const struct pd_field *f, void *base)
+/* A string whose presence matters (LearnOptions.embedding_model, filter
+ * fields): off the string, off2 a bool set when it was given. */
+int pd_f_str_given(struct dctx *d, const struct pd_field *f, void *base)
 {
 	if (get_str(d, AT(base, f->off, struct pstr)) != 0)
 		return -1;
 	*AT(base, f->off2, bool) = true;
 	return 0;
+}
+
+/* Metadata keys are 1..255 bytes wherever they appear. */
+static int check_meta_key(struct dctx *d, const struct pstr *key)
+{
+	if (key->n < 1 || key->n > 255)
+		return pd_fail(d, "key must be 1..255 bytes, got %u", key->n);
+	return 0;
+}
+
+/* A filter's metadata key: like pd_f_str_given, 1..255 bytes. */
+int pd_f_meta_key_given(struct dctx *d, const struct pd_field *f, void *base)
+{
+	if (pd_f_str_given(d, f, base) != 0)
+		return -1;
+	return check_meta_key(d, AT(base, f->off, struct pstr));
 }
 
 int pd_f_bool(struct dctx *d, const struct pd_field *f, void *base)
@@ -153,6 +170,19 @@ int pd_f_depth(struct dctx *d, const struct pd_field *f, void *base)
 	if (*x > d->lim->max_depth)
 		return pd_fail_plain(d, "Path depth too large: %u (max: %u)", *x,
 		                     d->lim->max_depth);
+	return 0;
+}
+
+/* A reachability depth: 1..max_depth (0 would reach nothing, which is
+ * surely a mistake rather than a query). */
+int pd_f_reach_depth(struct dctx *d, const struct pd_field *f, void *base)
+{
+	uint32_t *x = AT(base, f->off, uint32_t);
+
+	if (pd_f_depth(d, f, base) != 0)
+		return -1;
+	if (*x == 0)
+		return pd_fail(d, "must be 1..%u, got 0", d->lim->max_depth);
 	return 0;
 }
 
@@ -322,6 +352,35 @@ int pd_f_contents(struct dctx *d, const struct pd_field *f, void *base)
 	return 0;
 }
 
+/* A list of at most max strings (a filter's ids), refused before anything
+ * is allocated when longer. */
+int pd_f_str_array(struct dctx *d, uint32_t max, struct pstr **items, uint32_t *count)
+{
+	struct pstr *dst = NULL, s = {NULL, 0};
+	uint32_t n = 0;
+
+	if (array_head(d, &n, "an array of str") != 0)
+		return -1;
+	if (n > max)
+		return pd_fail(d, "too many entries: %u (max: %u)", n, max);
+	if (pd_enter(d) != 0)
+		return -1;
+	if (n > 0 && !d->dry && (dst = pd_alloc(d, (size_t)n * sizeof *dst)) == NULL)
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		pd_push_index(d, i);
+		if (get_str(d, &s) != 0)
+			return -1;
+		pd_pop(d);
+		if (dst)
+			dst[i] = s;
+	}
+	pd_leave(d);
+	*items = dst;
+	*count = n;
+	return 0;
+}
+
 /* SemanticFilter.required_terms: checked, not kept. */
 int pd_f_str_list(struct dctx *d, const struct pd_field *f, void *base)
 {
@@ -342,10 +401,8 @@ int pd_f_str_list(struct dctx *d, const struct pd_field *f, void *base)
 
 static int meta_entry(struct dctx *d, struct pstr *key, struct pstr *value)
 {
-	if (get_str(d, key) != 0)
+	if (get_str(d, key) != 0 || check_meta_key(d, key) != 0)
 		return -1;
-	if (key->n < 1 || key->n > 255)
-		return pd_fail(d, "key must be 1..255 bytes, got %u", key->n);
 	return get_str(d, value);
 }
 

@@ -57,7 +57,8 @@ enum req_kind {
 	REQ_CHECKPOINT,             /* Checkpoint (unit) */
 	REQ_SERVER_INFO,            /* ServerInfo (unit) */
 	REQ_STATS_EXTENDED,         /* StatsExtended (unit) */
-	REQ_SET_ENCODING            /* SetEncoding {named: bool} (this connection's replies) */
+	REQ_SET_ENCODING,           /* SetEncoding {named: bool} (this connection's replies) */
+	REQ_VECTOR_SEARCH_FILTERED /* VectorSearchFiltered {query_vector, k, ef_search?, filter?} */
 };
 
 enum proto_encoding { ENC_COMPACT = 0, ENC_NAMED = 1 };
@@ -68,13 +69,15 @@ struct pstr {
 };
 
 struct proto_limits {
-	uint32_t max_content; /* 10485760 */
-	uint32_t max_dim;     /* 2048 */
-	uint32_t max_batch;   /* 1000 */
-	uint32_t max_depth;   /* 20 */
-	uint32_t max_k;       /* 1000 */
-	uint32_t max_nesting; /* 32 */
-	uint32_t max_meta;    /* metadata entries per concept, 256 */
+	uint32_t max_content;    /* 10485760 */
+	uint32_t max_dim;        /* 2048 */
+	uint32_t max_batch;      /* 1000 */
+	uint32_t max_depth;      /* 20 */
+	uint32_t max_k;          /* 1000 */
+	uint32_t max_nesting;    /* 32 */
+	uint32_t max_meta;       /* metadata entries per concept, 256 */
+	uint32_t max_filter_ids; /* ids in a VectorSearchFiltered filter, 100000
+	                          * (the engine's SUTRA_MAX_FILTER_IDS) */
 };
 
 void proto_limits_default(struct proto_limits *l);
@@ -104,6 +107,23 @@ struct assoc_item { /* LearnAssociations */
 	struct pstr source, target;
 	uint32_t type; /* 0..4 (checked) */
 	float confidence;
+};
+
+/* VectorSearchFiltered.filter. Each condition is present or not (has_*);
+ * the decoder has already checked that meta_key and meta_value come
+ * together, that the reachability options come with reachable_from, and
+ * filled their defaults (type -1 = any, direction 3 = both, depth 1). */
+struct search_filter {
+	bool has_meta_key, has_meta_value; /* equal once decoded */
+	bool has_reach, has_ids;
+	struct pstr meta_key;   /* 1..255 bytes */
+	struct pstr meta_value; /* may be empty */
+	struct pstr reach_from; /* parsed with sutra_id_parse */
+	int reach_type;         /* -1 any or 0..4 */
+	int reach_direction;    /* 1 out, 2 in, 3 both */
+	uint32_t reach_depth;   /* 1..max_depth */
+	struct pstr *ids;       /* NULL when id_count is 0 (has_ids says whether given) */
+	uint32_t id_count;      /* <= max_filter_ids */
 };
 
 struct request {
@@ -159,6 +179,11 @@ struct request {
 		struct {
 			bool named;
 		} set_encoding;
+		struct {
+			float *vec;
+			uint32_t dim, k, ef_search;
+			struct search_filter filter;
+		} vector_filtered;
 	} u;
 };
 
@@ -187,24 +212,27 @@ int proto_decode(const uint8_t *p, size_t n, const struct proto_limits *lim, str
  *   LearnConcept embedding none, strength and confidence 1.0;
  *   LearnAssociation and AssocItem confidence 1.0; VectorSearch ef_search 0
  *   (the engine then uses k); ConceptItem vector/metadata none, strength and
- *   confidence 1.0; GetNeighborsDetailed direction 3, type -1, limit 0.
+ *   confidence 1.0; GetNeighborsDetailed direction 3, type -1, limit 0;
+ *   VectorSearchFiltered ef_search 0, filter none (every has_* false).
  *   Any optional field may also be given as nil (= absent).
  *
  * Arena size. Every array is allocated only after its count has been
  * checked against the limit and the bytes left in the frame, and is charged
  * to frame bytes no other allocation is charged to, at most
  * PROTO_ARENA_PER_BYTE arena bytes per frame byte, alignment included
- * (a float array: 4 bytes per element of >= 1 byte; a string array: 16 per
- * string of >= 1 byte; metadata: 32 per entry of >= 3 bytes; a ConceptItem
- * list: 80 per item of >= 5 bytes besides its vector and metadata, an
- * AssocItem list 40 per item of >= 5 bytes; item lists are checked in full
- * before they are allocated). So decoding a frame of n bytes never needs
- * more than PROTO_ARENA_PER_BYTE * n + PROTO_ARENA_SLACK bytes of arena, and
- * never more than the most the limits allow (with the default limits,
+ * (a float array: 4 bytes per element of >= 1 byte; a string array such as
+ * LearnBatch contents or a filter's ids: 16 per string of >= 1 byte;
+ * metadata: 32 per entry of >= 3 bytes; a ConceptItem list: 80 per item of
+ * >= 5 bytes besides its vector and metadata, an AssocItem list 40 per item
+ * of >= 5 bytes; item lists are checked in full before they are allocated).
+ * So decoding a frame of n bytes never needs more than
+ * PROTO_ARENA_PER_BYTE * n + PROTO_ARENA_SLACK bytes of arena, and never
+ * more than the most the limits allow (with the default limits,
  * LearnConcepts: 1000 items with 2048-dim vectors and 256 metadata entries,
- * about 16.5 MB). proto_arena_bound(n, lim) returns the smaller of the two;
- * an arena of that capacity never runs out. A smaller one fails the request
- * with "Request needs more decode memory than the server allows (N bytes)". */
+ * about 16.5 MB; VectorSearchFiltered with 100000 ids needs about 1.6 MB).
+ * proto_arena_bound(n, lim) returns the smaller of the two; an arena of that
+ * capacity never runs out. A smaller one fails the request with
+ * "Request needs more decode memory than the server allows (N bytes)". */
 #define PROTO_ARENA_PER_BYTE 16
 #define PROTO_ARENA_SLACK    64
 size_t proto_arena_bound(size_t n, const struct proto_limits *lim);

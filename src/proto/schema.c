@@ -5,10 +5,11 @@
  * extensions, which have names only. A field is required when the Rust type
  * had no default; optional ones (LearnOptions as a whole, strengths,
  * confidences, ef_search, every LearnOptions and SemanticFilter field, the
- * GetNeighborsDetailed filters) take the defaults set here. The semantic
- * variants 8..12 are decoded into scratch structs only to be checked: the
- * server does not implement them yet, but a malformed one must still get a
- * decode error rather than a "not enabled" answer.
+ * GetNeighborsDetailed filters, the VectorSearchFiltered filter) take the
+ * defaults set here. The semantic variants 8..12 are decoded into scratch
+ * structs only to be checked: the server does not implement them yet, but a
+ * malformed one must still get a decode error rather than a "not enabled"
+ * answer.
  */
 #include "proto/decode.h"
 
@@ -112,7 +113,7 @@ static void options_defaults(void *base)
 #define LO(m) offsetof(struct learn_options, m)
 static const struct pd_field options_fields[] = {
     {"generate_embedding", pd_f_bool, LO(generate_embedding), 0, false},
-    {"embedding_model", pd_f_model, LO(embedding_model), LO(has_model), false},
+    {"embedding_model", pd_f_str_given, LO(embedding_model), LO(has_model), false},
     {"extract_associations", pd_f_bool, LO(extract_associations), 0, false},
     {"min_association_confidence", pd_f_f32, LO(min_association_confidence), 0, false},
     {"max_associations_per_concept", pd_f_u32, LO(max_associations_per_concept), 0, false},
@@ -267,6 +268,75 @@ static const struct pd_field set_encoding_fields[] = {
     {"named", pd_f_bool, RQ(set_encoding.named), 0, true},
 };
 
+/* ---- VectorSearchFiltered ------------------------------------------------ */
+
+/* Not-given markers, replaced by the defaults once the filter is read (so
+ * that a reachability option without reachable_from can be told apart). */
+#define TYPE_NOT_GIVEN (-2)
+
+static void search_filter_defaults(void *base)
+{
+	*(struct search_filter *)base = (struct search_filter){.reach_type = TYPE_NOT_GIVEN};
+}
+
+static int f_filter_ids(struct dctx *d, const struct pd_field *f, void *base)
+{
+	struct search_filter *sf = base;
+
+	sf->has_ids = true;
+	return pd_f_str_array(d, d->lim->max_filter_ids, &sf->ids, &sf->id_count);
+}
+
+#define SF(m) offsetof(struct search_filter, m)
+static const struct pd_field search_filter_fields[] = {
+    {"meta_key", pd_f_meta_key_given, SF(meta_key), SF(has_meta_key), false},
+    {"meta_value", pd_f_str_given, SF(meta_value), SF(has_meta_value), false},
+    {"reachable_from", pd_f_str_given, SF(reach_from), SF(has_reach), false},
+    {"assoc_type", pd_f_type_or_any, SF(reach_type), 0, false},
+    {"direction", pd_f_direction, SF(reach_direction), 0, false},
+    {"max_depth", pd_f_reach_depth, SF(reach_depth), 0, false},
+    {"ids", f_filter_ids, 0, 0, false},
+};
+static const struct pd_struct search_filter_s = {FIELDS(search_filter_fields),
+                                                 search_filter_defaults};
+
+/* The rules that span fields, then the reachability defaults: any type,
+ * both directions (as GetNeighbors and FindPath walk), direct neighbours. */
+static int search_filter_check(struct dctx *d, struct search_filter *sf)
+{
+	bool reach_option =
+	    sf->reach_type != TYPE_NOT_GIVEN || sf->reach_direction != 0 || sf->reach_depth != 0;
+
+	if (sf->has_meta_key != sf->has_meta_value)
+		return pd_fail(d, "meta_key and meta_value go together (got only %s)",
+		               sf->has_meta_key ? "meta_key" : "meta_value");
+	if (reach_option && !sf->has_reach)
+		return pd_fail(d, "assoc_type, direction and max_depth need reachable_from");
+	if (sf->reach_type == TYPE_NOT_GIVEN)
+		sf->reach_type = -1;
+	if (sf->reach_direction == 0)
+		sf->reach_direction = 3;
+	if (sf->reach_depth == 0)
+		sf->reach_depth = 1;
+	return 0;
+}
+
+static int f_search_filter(struct dctx *d, const struct pd_field *f, void *base)
+{
+	struct search_filter *sf = (struct search_filter *)((char *)base + f->off);
+
+	if (pd_struct_read(d, &search_filter_s, sf) != 0)
+		return -1;
+	return search_filter_check(d, sf);
+}
+
+static const struct pd_field vector_filtered_fields[] = {
+    {"query_vector", pd_f_f32vec, RQ(vector_filtered.vec), RQ(vector_filtered.dim), true},
+    {"k", pd_f_k, RQ(vector_filtered.k), 0, true},
+    {"ef_search", pd_f_u32, RQ(vector_filtered.ef_search), 0, false},
+    {"filter", f_search_filter, RQ(vector_filtered.filter), 0, false},
+};
+
 /* ---- the variant table --------------------------------------------------- */
 
 #define PAYLOAD(fields, defaults) (&(const struct pd_struct){FIELDS(fields), defaults})
@@ -302,5 +372,7 @@ const struct pd_variant pd_variants[] = {
     {"ServerInfo", NULL, REQ_SERVER_INFO, false},
     {"StatsExtended", NULL, REQ_STATS_EXTENDED, false},
     {"SetEncoding", PAYLOAD(set_encoding_fields, NULL), REQ_SET_ENCODING, false},
+    {"VectorSearchFiltered", PAYLOAD(vector_filtered_fields, NULL), REQ_VECTOR_SEARCH_FILTERED,
+     false},
 };
 const size_t pd_nvariants = sizeof(pd_variants) / sizeof(pd_variants[0]);

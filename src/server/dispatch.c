@@ -181,34 +181,45 @@ static int find_path(struct conn *c, const struct request *r, struct mpbuf *out)
 	return DISPATCH_DONE;
 }
 
-static int vector_search(struct conn *c, const struct request *r, struct mpbuf *out)
+bool dispatch_query_dim_ok(const struct conn *c, uint32_t dim, int enc, struct mpbuf *out)
 {
-	struct server *s = c->w->srv;
-	uint32_t dim = s->cfg.engine.dimension, k = r->u.vector_search.k;
-	sutra_hit *hits = NULL;
-	size_t n = 0;
+	uint32_t want = c->w->srv->cfg.engine.dimension;
 
-	if (r->u.vector_search.dim != dim) {
-		rb_error(out, c->enc, "Query vector dimension mismatch: got %u, expected %u",
-		         r->u.vector_search.dim, dim);
-		return DISPATCH_DONE;
-	}
-	if (k > 0) {
-		if (!(hits = scratch(c->w, (size_t)k * sizeof *hits)))
-			return engine_error(out, c->enc, SUTRA_ENOMEM);
-		int rc = sutra_vector_search(s->db, r->u.vector_search.vec, dim, k,
-		                             r->u.vector_search.ef_search, hits, &n);
-		if (rc < 0)
-			return engine_error(out, c->enc, rc);
-	}
-	rb_begin(out, c->enc, "VectorSearchOk", 1);
-	rb_key(out, c->enc, "results");
+	if (dim == want)
+		return true;
+	rb_error(out, enc, "Query vector dimension mismatch: got %u, expected %u", dim, want);
+	return false;
+}
+
+void dispatch_search_reply(struct mpbuf *out, int enc, const sutra_hit *hits, size_t n)
+{
+	rb_begin(out, enc, "VectorSearchOk", 1);
+	rb_key(out, enc, "results");
 	mp_put_array(out, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
 		mp_put_array(out, 2);
 		put_id(out, &hits[i].id);
 		mp_put_f32(out, hits[i].similarity);
 	}
+}
+
+static int vector_search(struct conn *c, const struct request *r, struct mpbuf *out)
+{
+	uint32_t dim = r->u.vector_search.dim, k = r->u.vector_search.k;
+	sutra_hit *hits = NULL;
+	size_t n = 0;
+
+	if (!dispatch_query_dim_ok(c, dim, c->enc, out))
+		return DISPATCH_DONE;
+	if (k > 0) {
+		if (!(hits = scratch(c->w, (size_t)k * sizeof *hits)))
+			return engine_error(out, c->enc, SUTRA_ENOMEM);
+		int rc = sutra_vector_search(c->w->srv->db, r->u.vector_search.vec, dim, k,
+		                             r->u.vector_search.ef_search, hits, &n);
+		if (rc < 0)
+			return engine_error(out, c->enc, rc);
+	}
+	dispatch_search_reply(out, c->enc, hits, n);
 	return DISPATCH_DONE;
 }
 
@@ -295,6 +306,7 @@ int dispatch_request(struct conn *c, const struct request *r, struct mpbuf *out)
 	case REQ_SERVER_INFO:
 	case REQ_STATS_EXTENDED:
 	case REQ_SET_ENCODING:
+	case REQ_VECTOR_SEARCH_FILTERED:
 		return dispatch_ext(c, r, out);
 	default:
 		return dispatch_write(c, r, out);

@@ -32,6 +32,11 @@ void dispatch_finish(struct slot *s, struct mpbuf *out);
 /* Releases what a pending reply owns. */
 void dispatch_pending_free(struct pending *p);
 
+/* dispatch.c, for both vector searches: the query's dimension must be the
+ * store's (false once the Error is in out), and the VectorSearchOk reply. */
+bool dispatch_query_dim_ok(const struct conn *c, uint32_t dim, int enc, struct mpbuf *out);
+void dispatch_search_reply(struct mpbuf *out, int enc, const sutra_hit *hits, size_t n);
+
 /* dispatch_write.c: the write requests. */
 int dispatch_write(struct conn *c, const struct request *r, struct mpbuf *out);
 void dispatch_write_finish(struct slot *s, struct mpbuf *out);

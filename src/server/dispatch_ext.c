@@ -1,12 +1,13 @@
 /* dispatch_ext.c - the extension reads: GetConcept, GetNeighborsDetailed,
- * ServerInfo, StatsExtended and SetEncoding.
+ * VectorSearchFiltered, ServerInfo, StatsExtended and SetEncoding.
  *
  * The Rust server had none of these, so no old client depends on their
  * bytes: their replies are always in the named form (a map keyed by field
  * name), whatever the connection's encoding, and so are their errors.
  * Shapes are those of docs/PROTOCOL.md. GetNeighborsDetailed returns at most
  * NEIGHBORS_MAX entries (or the client's smaller limit) and says whether it
- * cut the list.
+ * cut the list. VectorSearchFiltered answers VectorSearchOk, the shape
+ * clients already read, named like every extension reply.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -141,6 +142,91 @@ static int neighbors_detailed(struct conn *c, const struct request *r, struct mp
 	return DISPATCH_DONE;
 }
 
+/* ---- VectorSearchFiltered ------------------------------------------------ */
+
+/* What the engine borrows for one filtered search. mem is one allocation
+ * holding the parsed ids, room for k hits and the metadata condition as C
+ * strings (the engine compares up to the first NUL, as it stored them). */
+struct filtered_call {
+	sutra_vector_filter f;
+	sutra_id reach_from;
+	sutra_hit *hits;
+	char *mem;
+};
+
+static char *copy_cstr(char *dst, const struct pstr *s)
+{
+	memcpy(dst, s->p, s->n);
+	dst[s->n] = '\0';
+	return dst + s->n + 1;
+}
+
+static void filtered_reach(const struct search_filter *sf, struct filtered_call *fc)
+{
+	sutra_id_parse(sf->reach_from.p, sf->reach_from.n, &fc->reach_from);
+	fc->f.reach_from = &fc->reach_from;
+	fc->f.reach_type = sf->reach_type;
+	fc->f.reach_direction = sf->reach_direction;
+	fc->f.reach_depth = sf->reach_depth;
+}
+
+/* Fills fc from the decoded request; false when out of memory. */
+static bool filtered_prepare(const struct request *r, struct filtered_call *fc)
+{
+	const struct search_filter *sf = &r->u.vector_filtered.filter;
+	size_t ids = (size_t)sf->id_count * sizeof(sutra_id); /* a multiple of 16: hits align */
+	size_t hits = (size_t)r->u.vector_filtered.k * sizeof(sutra_hit);
+	size_t meta = sf->has_meta_key ? (size_t)sf->meta_key.n + sf->meta_value.n + 2 : 0;
+
+	memset(fc, 0, sizeof *fc);
+	if (!(fc->mem = malloc(ids + hits + meta + 1))) /* + 1: never malloc(0) */
+		return false;
+	fc->hits = (sutra_hit *)(fc->mem + ids);
+	if (sf->has_ids) { /* an empty list is a condition too: nothing matches */
+		sutra_id *idv = (sutra_id *)fc->mem;
+		for (uint32_t i = 0; i < sf->id_count; i++)
+			sutra_id_parse(sf->ids[i].p, sf->ids[i].n, &idv[i]);
+		fc->f.ids = idv;
+		fc->f.id_count = sf->id_count;
+	}
+	if (sf->has_meta_key) {
+		char *key = fc->mem + ids + hits, *value = copy_cstr(key, &sf->meta_key);
+		copy_cstr(value, &sf->meta_value);
+		fc->f.meta_key = key;
+		fc->f.meta_value = value;
+	}
+	if (sf->has_reach)
+		filtered_reach(sf, fc);
+	return true;
+}
+
+static int vector_search_filtered(struct conn *c, const struct request *r, struct mpbuf *out)
+{
+	struct filtered_call fc;
+	size_t n = 0;
+
+	if (!dispatch_query_dim_ok(c, r->u.vector_filtered.dim, ENC_NAMED, out))
+		return DISPATCH_DONE;
+	if (!filtered_prepare(r, &fc)) {
+		rb_error(out, ENC_NAMED, "out of memory for a filtered search");
+		return DISPATCH_DONE;
+	}
+	/* k = 0 still goes to the engine, so that a bad filter is reported; no
+	 * condition at all is the plain search, hit for hit */
+	const struct search_filter *sf = &r->u.vector_filtered.filter;
+	bool any = sf->has_meta_key || sf->has_reach || sf->has_ids;
+	int rc = sutra_vector_search_filtered(c->w->srv->db, r->u.vector_filtered.vec,
+	                                      r->u.vector_filtered.dim, r->u.vector_filtered.k,
+	                                      r->u.vector_filtered.ef_search, any ? &fc.f : NULL,
+	                                      fc.hits, &n);
+	if (rc < 0)
+		engine_error(out, rc);
+	else
+		dispatch_search_reply(out, ENC_NAMED, fc.hits, n);
+	free(fc.mem);
+	return DISPATCH_DONE;
+}
+
 /* ---- ServerInfo, StatsExtended, SetEncoding ------------------------------ */
 
 static void put_limits(struct mpbuf *out, const struct server *s)
@@ -157,6 +243,7 @@ static void put_limits(struct mpbuf *out, const struct server *s)
 	    {"max_batch_items", s->limits.max_batch},
 	    {"max_path_depth", s->limits.max_depth},
 	    {"max_k", s->limits.max_k},
+	    {"max_filter_ids", s->limits.max_filter_ids},
 	    {"max_frame_bytes", s->cfg.max_frame_bytes},
 	    {"max_connections", s->cfg.max_connections},
 	    {"idle_timeout_ms", s->cfg.idle_timeout_ms},
@@ -213,6 +300,8 @@ static const struct {
     U64(checkpoints),       U64(checkpoint_bytes),    U64(checkpoint_last_us),
     U64(recovery_replayed), U64(recovery_torn_bytes), U64(recovery_skipped_ops),
     U64(recovery_us),       U64(sched_cycles),        U64(uptime_us),
+    U64(index_ready),       U64(index_loaded),        U64(index_open_us),
+    U64(index_deleted),
 };
 #define F64(f)                                                                                     \
 	{                                                                                          \
@@ -281,6 +370,8 @@ int dispatch_ext(struct conn *c, const struct request *r, struct mpbuf *out)
 		return stats_extended(c, out);
 	case REQ_SET_ENCODING:
 		return set_encoding(c, r, out);
+	case REQ_VECTOR_SEARCH_FILTERED:
+		return vector_search_filtered(c, r, out);
 	default:
 		rb_error(out, ENC_NAMED, "request kind %d is not supported", r->kind);
 		return DISPATCH_DONE;

@@ -8,9 +8,10 @@
  * it was. A decoded request must keep the promises of proto.h: strings
  * inside the input, arrays inside the used arena, every limit respected,
  * association types 0..4, finite strengths and confidences, metadata keys
- * 1..255 bytes. It is then re-encoded (as a map by field name, and as
- * arrays in field order) and decoded again; both must re-encode to the same
- * bytes, so nothing was lost or misplaced.
+ * 1..255 bytes, filter conditions complete and in range. It is then
+ * re-encoded (as a map by field name, and as arrays in field order) and
+ * decoded again; both must re-encode to the same bytes, so nothing was lost
+ * or misplaced.
  *
  * The input is decoded whole (one payload, as libFuzzer mutates it) and
  * also read as a stream of frames in the wire format (4-byte big-endian
@@ -92,6 +93,25 @@ static void check_item(const struct run *r, const struct concept_item *it)
 	}
 }
 
+static void check_search_filter(const struct run *r, const struct search_filter *f)
+{
+	if (f->has_meta_key != f->has_meta_value)
+		fuzz_fail("a metadata condition without its other half");
+	if (f->has_meta_key && (f->meta_key.n < 1 || f->meta_key.n > 255))
+		fuzz_fail("a filter metadata key of %u bytes", f->meta_key.n);
+	check_str(r, f->meta_key, 255);
+	check_str(r, f->meta_value, UINT32_MAX);
+	check_str(r, f->reach_from, UINT32_MAX);
+	if (f->has_reach &&
+	    (f->reach_type < -1 || f->reach_type > 4 || f->reach_direction < 1 ||
+	     f->reach_direction > 3 || f->reach_depth < 1 || f->reach_depth > r->lim->max_depth))
+		fuzz_fail("a reachability condition out of range");
+	check_arr(r, f->ids, f->id_count * sizeof(struct pstr), f->id_count,
+	          r->lim->max_filter_ids);
+	for (uint32_t i = 0; i < f->id_count; i++)
+		check_str(r, f->ids[i], UINT32_MAX);
+}
+
 static void check_lists(const struct run *r, const struct request *q)
 {
 	const struct proto_limits *l = r->lim;
@@ -124,6 +144,13 @@ static void check_lists(const struct run *r, const struct request *q)
 			if (a->type > 4)
 				fuzz_fail("association type %u accepted", a->type);
 		}
+		break;
+	case REQ_VECTOR_SEARCH_FILTERED:
+		check_arr(r, q->u.vector_filtered.vec, q->u.vector_filtered.dim * sizeof(float),
+		          q->u.vector_filtered.dim, l->max_dim);
+		if (q->u.vector_filtered.k > l->max_k)
+			fuzz_fail("k %u accepted", q->u.vector_filtered.k);
+		check_search_filter(r, &q->u.vector_filtered.filter);
 		break;
 	default:
 		break;
@@ -301,6 +328,49 @@ static const char *unit_name(int kind)
 	}
 }
 
+static void put_opt_pstr(struct mpbuf *b, bool given, struct pstr s)
+{
+	if (given)
+		put_pstr(b, s);
+	else
+		mp_put_nil(b);
+}
+
+/* Every field, nil where a condition is absent (reachability options only
+ * with reachable_from, so that they decode again). */
+static void put_search_filter(struct mpbuf *b, bool named, const struct search_filter *f)
+{
+	static const char *dirs[] = {"", "out", "in", "both"};
+
+	if (named)
+		mp_put_map(b, 7);
+	else
+		mp_put_array(b, 7);
+	key(b, named, "meta_key");
+	put_opt_pstr(b, f->has_meta_key, f->meta_key);
+	key(b, named, "meta_value");
+	put_opt_pstr(b, f->has_meta_value, f->meta_value);
+	key(b, named, "reachable_from");
+	put_opt_pstr(b, f->has_reach, f->reach_from);
+	key(b, named, "assoc_type");
+	if (f->has_reach && f->reach_type >= 0)
+		mp_put_uint(b, (uint64_t)f->reach_type);
+	else
+		mp_put_nil(b);
+	key(b, named, "direction");
+	f->has_reach ? mp_put_cstr(b, dirs[f->reach_direction]) : mp_put_nil(b);
+	key(b, named, "max_depth");
+	f->has_reach ? mp_put_uint(b, f->reach_depth) : mp_put_nil(b);
+	key(b, named, "ids");
+	if (!f->has_ids) {
+		mp_put_nil(b);
+		return;
+	}
+	mp_put_array(b, f->id_count);
+	for (uint32_t i = 0; i < f->id_count; i++)
+		put_pstr(b, f->ids[i]);
+}
+
 static void encode_lists(struct mpbuf *b, bool named, const struct request *q)
 {
 	switch (q->kind) {
@@ -349,6 +419,17 @@ static void encode_lists(struct mpbuf *b, bool named, const struct request *q)
 		begin(b, named, "SetEncoding", 1);
 		key(b, named, "named");
 		mp_put_bool(b, q->u.set_encoding.named);
+		break;
+	case REQ_VECTOR_SEARCH_FILTERED:
+		begin(b, named, "VectorSearchFiltered", 4);
+		key(b, named, "query_vector");
+		put_vec(b, q->u.vector_filtered.vec, q->u.vector_filtered.dim);
+		key(b, named, "k");
+		mp_put_uint(b, q->u.vector_filtered.k);
+		key(b, named, "ef_search");
+		mp_put_uint(b, q->u.vector_filtered.ef_search);
+		key(b, named, "filter");
+		put_search_filter(b, named, &q->u.vector_filtered.filter);
 		break;
 	default: /* units */
 		mp_put_cstr(b, unit_name(q->kind));
@@ -510,12 +591,12 @@ static void run_once(const uint8_t *data, size_t size, const struct proto_limits
 		       q.kind);
 	if (rc == 0) {
 		if (q.kind < 0 || (q.kind > REQ_HEALTH_CHECK && q.kind < REQ_DELETE_CONCEPT) ||
-		    q.kind > REQ_SET_ENCODING)
+		    q.kind > REQ_VECTOR_SEARCH_FILTERED)
 			fuzz_fail("decoded an unknown kind %d", q.kind);
 		check_request(&r, &q);
 		if (!is_semantic(q.kind))
 			round_trip(lim, &q);
-	} else if (q.kind < -1 || q.kind > REQ_SET_ENCODING) {
+	} else if (q.kind < -1 || q.kind > REQ_VECTOR_SEARCH_FILTERED) {
 		fuzz_fail("a failed decode reports kind %d", q.kind);
 	}
 	free(r.a.base);
@@ -530,7 +611,8 @@ static void run_payload(const uint8_t *data, size_t size)
 	                                          .max_depth = 3,
 	                                          .max_k = 5,
 	                                          .max_nesting = 6,
-	                                          .max_meta = 2};
+	                                          .max_meta = 2,
+	                                          .max_filter_ids = 3};
 	static int verbose = -1;
 	struct proto_limits def;
 

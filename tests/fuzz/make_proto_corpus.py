@@ -76,12 +76,27 @@ SEEDS = {
     "server-info": "ServerInfo",
     "stats-extended": "StatsExtended",
     "set-encoding": {"SetEncoding": {"named": True}},
+    "search-filtered": {"VectorSearchFiltered": {
+        "query_vector": [0.5, 0.25], "k": 10, "ef_search": 64,
+        "filter": {"meta_key": "lang", "meta_value": "en", "reachable_from": "a",
+                   "assoc_type": 3, "direction": "out", "max_depth": 20,
+                   "ids": ["a", "b", b"c"]}}},
+    "search-filtered-array": {"VectorSearchFiltered": [[1, 2], 5, None,
+                                                       [None, None, "a", None, None, 2, []]]},
+    "search-filtered-none": {"VectorSearchFiltered": {"query_vector": [1.0], "k": 1,
+                                                      "filter": None}},
     "bad-unknown": {"Nope": None},
     "bad-type": {"LearnAssociation": ["a", "b", 9, 1.0]},
     "bad-k": {"VectorSearch": [[1.0], 1001, 0]},
     "bad-missing": {"LearnConcept": {"content": "x"}},
     "bad-length": {"FindPath": ["a", "b"]},
     "bad-meta-key": {"LearnConcepts": [[["c", "x", None, 1, 1, {"": "v"}]]]},
+    "bad-filter-half-meta": {"VectorSearchFiltered": {"query_vector": [1.0], "k": 1,
+                                                      "filter": {"meta_key": "k"}}},
+    "bad-filter-depth-0": {"VectorSearchFiltered": [[1.0], 1, 0,
+                                                    {"reachable_from": "a", "max_depth": 0}]},
+    "bad-filter-no-start": {"VectorSearchFiltered": [[1.0], 1, 0, {"direction": "in"}]},
+    "bad-filter-ids": {"VectorSearchFiltered": [[1.0], 1, 0, {"ids": ["x"] * 4}]},
 }
 
 
@@ -105,7 +120,8 @@ def main():
         "seed-valid": framed(v for k, v in files.items() if not k.startswith("bad-")),
         "seed-broken": framed(v for k, v in files.items() if k.startswith("bad-")),
     }
-    for name in ("concepts", "v2-map", "search-array", "stats-index", "bad-deep"):
+    for name in ("concepts", "v2-map", "search-array", "stats-index", "bad-deep",
+                 "search-filtered"):
         out_files["seed-raw-" + name] = files[name]
     if len(sys.argv) > 2:
         found = []

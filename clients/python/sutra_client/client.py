@@ -61,6 +61,7 @@ REQUESTS = {
     "ServerInfo": (),
     "StatsExtended": (),
     "SetEncoding": ("named",),
+    "VectorSearchFiltered": ("query_vector", "k", "ef_search", "filter"),
 }
 REQUEST_INDEX = {name: i for i, name in enumerate(list(REQUESTS)[:16])}
 
@@ -82,6 +83,8 @@ SEMANTIC_FILTER = (
     "min_confidence",
     "required_terms",
 )
+VECTOR_FILTER = ("meta_key", "meta_value", "reachable_from", "assoc_type", "direction",
+                 "max_depth", "ids")
 CONCEPT_ITEM = ("concept_id", "content", "vector", "strength", "confidence", "metadata")
 ASSOC_ITEM = ("source_id", "target_id", "assoc_type", "confidence")
 
@@ -269,6 +272,18 @@ def _filter(f):
     if unknown:
         raise TypeError("unknown filter fields: %s" % ", ".join(sorted(unknown)))
     o.update(f or {})
+    return o
+
+
+def _vector_filter(f):
+    """Every VECTOR_FILTER field, None (sent as nil: no condition) where not given."""
+    unknown = set(f) - set(VECTOR_FILTER)
+    if unknown:
+        raise TypeError("unknown vector filter fields: %s" % ", ".join(sorted(unknown)))
+    o = dict.fromkeys(VECTOR_FILTER)
+    o.update(f)
+    if o["ids"] is not None:
+        o["ids"] = list(o["ids"])
     return o
 
 
@@ -481,6 +496,15 @@ class SutraClient:
 
     def stats_extended(self):
         return self._expect("StatsExtendedOk", "StatsExtended")
+
+    def vector_search_filtered(self, query_vector, k=10, ef_search=64, **filter):
+        """vector_search restricted by conditions that must all hold, given by their
+        wire names: meta_key and meta_value (together), ids (a list), reachable_from
+        with optional assoc_type (None: any), direction ("out", "in", "both") and
+        max_depth (1..20). [(concept_id, similarity)], best first."""
+        return self._expect("VectorSearchOk", "VectorSearchFiltered",
+                            query_vector=list(query_vector), k=k, ef_search=ef_search,
+                            filter=self._shape(VECTOR_FILTER, _vector_filter(filter)))["results"]
 
     def set_encoding(self, named):
         """Switches this connection's replies to named (True) or compact form."""
