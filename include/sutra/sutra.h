@@ -347,12 +347,13 @@ typedef struct sutra_stats {
 	/* contents */
 	uint64_t concepts, associations, vectors;
 	uint64_t content_bytes, vector_bytes, meta_bytes;
-	uint64_t vectors_indexed; /* slots in the vector index (updates add slots) */
-	uint64_t index_lag;       /* vector changes the index has not taken in yet */
-	uint64_t index_ready;     /* 1 once the index serves searches (exact before) */
-	uint64_t index_loaded;    /* 1 when it was opened from its file, not rebuilt */
-	uint64_t index_open_us;   /* time to map and check that file at open */
-	uint64_t index_deleted;   /* tombstoned slots (replaced or deleted vectors) */
+	uint64_t vectors_indexed;   /* slots in the vector index (updates add slots) */
+	uint64_t index_lag;         /* vector changes the index has not taken in yet */
+	uint64_t index_ready;       /* 1 once the index serves searches (exact before) */
+	uint64_t index_loaded;      /* 1 when it was opened from its file, not rebuilt */
+	uint64_t index_open_us;     /* time to map and check that file at open */
+	uint64_t index_deleted;     /* tombstoned slots (replaced or deleted vectors) */
+	uint64_t index_compactions; /* rebuilds that dropped the tombstones */
 	/* writes */
 	uint64_t ops_written;     /* operations acknowledged since open */
 	uint64_t records_written; /* WAL records (a batch is one) */

@@ -301,7 +301,7 @@ static const struct {
     U64(recovery_replayed), U64(recovery_torn_bytes), U64(recovery_skipped_ops),
     U64(recovery_us),       U64(sched_cycles),        U64(uptime_us),
     U64(index_ready),       U64(index_loaded),        U64(index_open_us),
-    U64(index_deleted),
+    U64(index_deleted),     U64(index_compactions),
 };
 #define F64(f)                                                                                     \
 	{                                                                                          \

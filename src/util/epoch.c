@@ -97,6 +97,15 @@ static uint64_t oldest_reader(void)
 	return min;
 }
 
+void epoch_synchronize(void)
+{
+	uint64_t e = atomic_fetch_add_explicit(&g_epoch, 1, memory_order_seq_cst) + 1;
+
+	atomic_thread_fence(memory_order_seq_cst);
+	while (oldest_reader() < e)
+		sched_yield();
+}
+
 size_t epoch_reclaim(struct epoch_bin *bin)
 {
 	size_t n = 0;

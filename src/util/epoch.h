@@ -44,6 +44,10 @@ void epoch_exit(void);
 /* Queues p for sutra_free once no reader can see it. Never fails: if the
  * bin cannot grow it waits for readers and frees in place. */
 void epoch_retire(struct epoch_bin *bin, void *p);
+/* Waits until every reader inside an epoch when it was called has left:
+ * after unlinking an object that is not freed with sutra_free (a whole
+ * index), the caller may then destroy it. Never call it inside an epoch. */
+void epoch_synchronize(void);
 /* Frees what is safe now; returns the number freed. */
 size_t epoch_reclaim(struct epoch_bin *bin);
 /* Frees everything (no reader may be using the objects any more). */

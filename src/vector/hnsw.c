@@ -239,6 +239,7 @@ struct visited {
 };
 
 static _Thread_local struct visited t_visited;
+static _Thread_local struct heap t_cand, t_res; /* reused across searches */
 static _Thread_local float *t_query;
 static _Thread_local uint32_t t_query_dim;
 static pthread_key_t t_key;
@@ -249,6 +250,10 @@ static void thread_buffers_free(void *unused)
 {
 	sutra_free(t_visited.tag);
 	sutra_free(t_query);
+	sutra_free(t_cand.v);
+	sutra_free(t_res.v);
+	memset(&t_cand, 0, sizeof t_cand);
+	memset(&t_res, 0, sizeof t_res);
 	memset(&t_visited, 0, sizeof t_visited);
 	t_query = NULL;
 	t_query_dim = 0;
@@ -262,8 +267,13 @@ static void key_create(void)
 /* Registers the calling thread's buffers for freeing at its exit. */
 static void buffers_owned(void)
 {
+	static _Thread_local bool owned;
+
+	if (owned)
+		return;
 	pthread_once(&t_key_once, key_create);
 	pthread_setspecific(t_key, &t_visited);
+	owned = true;
 }
 
 static int visited_begin(struct visited *v, size_t n)
@@ -309,6 +319,24 @@ struct layer_search {
 	struct heap cand, res;
 };
 
+/* The thread's heaps, emptied, for one search or insert. */
+static void heaps_take(struct layer_search *s)
+{
+	buffers_owned();
+	s->cand = t_cand;
+	s->res = t_res;
+	s->cand.n = s->res.n = 0;
+	s->cand.max = false;
+	s->res.max = true;
+}
+
+/* Keeps whatever the heaps grew to for the thread's next search. */
+static void heaps_give_back(struct layer_search *s)
+{
+	t_cand = s->cand;
+	t_res = s->res;
+}
+
 static bool accepted(const struct layer_search *s, uint32_t slot)
 {
 	if (s->skip_deleted &&
@@ -331,25 +359,31 @@ static int offer(struct layer_search *s, uint32_t slot, float d, uint32_t ef)
 	return 0;
 }
 
-/* Expands one candidate's neighbours on level. */
+/* Expands one candidate's neighbours on level. The unvisited ones are
+ * gathered first with their vectors prefetched, so the memory fetches
+ * overlap instead of stalling one distance at a time. */
 static int expand(struct layer_search *s, uint32_t c, int level, uint32_t ef)
 {
 	_Atomic uint32_t *l = links(s->h, c, level);
-	uint32_t n = atomic_load_explicit(&l[0], memory_order_acquire);
+	uint32_t n = atomic_load_explicit(&l[0], memory_order_acquire), fresh[2 * 128], m = 0;
 	int rc = 0;
 
-	for (uint32_t i = 1; i <= n && rc == 0; i++) {
+	for (uint32_t i = 1; i <= n && m < s->budget; i++) {
 		uint32_t e = atomic_load_explicit(&l[i], memory_order_acquire);
-		if (e >= s->limit || !visit(s->vis, e) || s->budget == 0)
+		if (e >= s->limit || !visit(s->vis, e))
 			continue;
-		s->budget--;
 		__builtin_prefetch(hnsw_vector(s->h, e));
-		float d = hnsw_distance(s->h, s->q, e);
-		bool full = s->res.n >= ef;
-		if (full && d >= s->res.v[0].distance)
+		fresh[m++] = e;
+	}
+	s->budget -= s->budget == UINT64_MAX ? 0 : m;
+	for (uint32_t i = 0; i < m && rc == 0; i++) {
+		if (i + 1 < m)
+			__builtin_prefetch(hnsw_vector(s->h, fresh[i + 1]) + 16);
+		float d = hnsw_distance(s->h, s->q, fresh[i]);
+		if (s->res.n >= ef && d >= s->res.v[0].distance)
 			continue;
-		if ((rc = heap_push(&s->cand, e, d)) == 0)
-			rc = offer(s, e, d, ef);
+		if ((rc = heap_push(&s->cand, fresh[i], d)) == 0)
+			rc = offer(s, fresh[i], d, ef);
 	}
 	return rc;
 }
@@ -431,13 +465,13 @@ int hnsw_search(struct hnsw *h, const float *query, uint32_t k, uint32_t ef, hns
 	                         .q = query,
 	                         .filter = filter,
 	                         .ctx = ctx,
-	                         .skip_deleted = true,
+	                         .skip_deleted = hnsw_deleted(h) > 0,
 	                         .budget = UINT64_MAX,
-	                         .vis = &t_visited,
-	                         .res = {.max = true}};
+	                         .vis = &t_visited};
 	int rc;
 
 	*n = 0;
+	heaps_take(&s);
 	s.limit = atomic_load_explicit(&h->count, memory_order_acquire);
 	if (k == 0 || entry == NO_ENTRY || s.limit == 0)
 		return 0;
@@ -463,8 +497,7 @@ int hnsw_search(struct hnsw *h, const float *query, uint32_t k, uint32_t ef, hns
 		*n = s.res.n;
 		qsort(out, *n, sizeof *out, by_distance);
 	}
-	sutra_free(s.cand.v);
-	sutra_free(s.res.v);
+	heaps_give_back(&s);
 	return rc;
 }
 
@@ -594,16 +627,13 @@ static int connect(struct hnsw *h, uint32_t slot, uint32_t level, uint32_t cur, 
                    uint32_t limit)
 {
 	const float *q = hnsw_vector(h, slot);
-	struct layer_search s = {.h = h,
-	                         .q = q,
-	                         .limit = limit,
-	                         .budget = UINT64_MAX,
-	                         .vis = &t_visited,
-	                         .res = {.max = true}};
+	struct layer_search s = {
+	    .h = h, .q = q, .limit = limit, .budget = UINT64_MAX, .vis = &t_visited};
 	int rc = 0;
 
+	heaps_take(&s);
 	for (int l = (int)(level < top ? level : top); l >= 0 && rc == 0; l--) {
-		if ((rc = visited_begin(s.vis, limit)) < 0)
+		if ((rc = visited_begin(s.vis, (size_t)limit + 1)) < 0) /* slot may equal limit */
 			break;
 		visit(s.vis, slot);
 		visit(s.vis, cur);
@@ -621,8 +651,7 @@ static int connect(struct hnsw *h, uint32_t slot, uint32_t level, uint32_t cur, 
 		for (size_t i = 0; i < kept; i++)
 			link_back(h, s.res.v[i].slot, slot, l);
 	}
-	sutra_free(s.cand.v);
-	sutra_free(s.res.v);
+	heaps_give_back(&s);
 	return rc;
 }
 

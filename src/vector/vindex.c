@@ -132,14 +132,15 @@ static int by_similarity(const void *a, const void *b)
 
 struct graph_filter {
 	struct vindex *v;
+	struct hnsw *g;
 	const struct vfilter *f;
 };
 
 static bool graph_accepts(void *ctx, uint32_t slot)
 {
-	struct graph_filter *g = ctx;
+	struct graph_filter *gf = ctx;
 
-	return vfilter_accepts_id(g->f, g->v->store, hnsw_key(vindex_graph(g->v), slot));
+	return vfilter_accepts_id(gf->f, gf->v->store, hnsw_key(gf->g, slot));
 }
 
 /* Graph results whose id is not in the window, then the window scored
@@ -148,17 +149,18 @@ static int merge(struct vindex *v, const float *q, uint32_t want, uint32_t ef,
                  const struct vfilter *f, uint8_t (*win)[16], size_t nw, sutra_hit *all, size_t *na)
 {
 	struct hnsw_hit *hits = sutra_malloc((size_t)want * sizeof *hits);
-	struct graph_filter gf = {v, f};
+	struct hnsw *g = vindex_graph(v); /* once: a compaction may replace it */
+	struct graph_filter gf = {v, g, f};
 	size_t nh = 0;
 	int rc;
 
 	if (!hits)
 		return err_set(SUTRA_ENOMEM, "out of memory for a vector search");
-	rc = hnsw_search(vindex_graph(v), q, want, ef > want ? ef : want, f ? graph_accepts : NULL,
-	                 &gf, hits, &nh);
+	rc = hnsw_search(g, q, want, ef > want ? ef : want, f ? graph_accepts : NULL, &gf, hits,
+	                 &nh);
 	*na = 0;
 	for (size_t i = 0; i < nh && rc == 0; i++) {
-		const uint8_t *id = hnsw_key(vindex_graph(v), hits[i].slot);
+		const uint8_t *id = hnsw_key(g, hits[i].slot);
 		if (nw && bsearch(id, win, nw, 16, memcmp16))
 			continue;
 		memcpy(all[*na].id.b, id, 16);
@@ -322,8 +324,6 @@ void vindex_close(struct vindex *v)
 		pthread_cond_destroy(&v->saved);
 	}
 	hnsw_free(vindex_graph(v));
-	for (int i = 0; i < v->ndiscarded; i++)
-		hnsw_free(v->discarded[i]);
 	sutra_free(atomic_load(&v->log));
 	sutra_free(v->map.e);
 	sutra_free(v->scratch);
@@ -369,12 +369,16 @@ void vindex_figures(struct vindex *v, sutra_stats *s)
 	uint64_t done = atomic_load_explicit(&v->done, memory_order_acquire);
 	uint64_t count = l ? atomic_load_explicit(&l->count, memory_order_acquire) : 0;
 
-	s->vectors_indexed = hnsw_count(vindex_graph(v));
+	epoch_enter(); /* a compaction may free the graph */
+	struct hnsw *g = vindex_graph(v);
+	s->vectors_indexed = hnsw_count(g);
+	s->index_deleted = hnsw_deleted(g);
+	epoch_exit();
 	s->index_lag = count > done ? count - done : 0;
 	s->index_ready = (uint64_t)atomic_load_explicit(&v->built, memory_order_acquire);
 	s->index_loaded = atomic_load_explicit(&v->adopted, memory_order_acquire);
 	s->index_open_us = v->open_us;
-	s->index_deleted = hnsw_deleted(vindex_graph(v));
+	s->index_compactions = atomic_load(&v->compactions);
 }
 
 void vindex_wait(struct vindex *v)

@@ -122,6 +122,7 @@ static int index_id(struct vindex *v, const uint8_t *id)
 /* ---- the first build -------------------------------------------------------------- */
 
 struct progress {
+	const char *what;
 	uint64_t start_ns, last_ns;
 	size_t total;
 	bool shown;
@@ -135,7 +136,7 @@ static void progress_tick(struct progress *p, size_t done)
 	if (now - p->start_ns < 1000000000ull || now - p->last_ns < 1000000000ull)
 		return;
 	double secs = (double)(now - p->start_ns) / 1e9, rate = (double)done / secs;
-	fprintf(stderr, "sutra: indexing vectors: %zu/%zu (%.0f%%), %.0f/s, about %.0f s left\n",
+	fprintf(stderr, "sutra: %s: %zu/%zu vectors (%.0f%%), %.0f/s, about %.0f s left\n", p->what,
 	        done, p->total, 100.0 * (double)done / (double)p->total, rate,
 	        rate > 0 ? (double)(p->total - done) / rate : 0.0);
 	p->last_ns = now;
@@ -204,15 +205,14 @@ static bool bulk_get(void *ctx, size_t i, uint8_t key[16], float *vec)
 	return has;
 }
 
-/* The map from the graph's keys (after a bulk build or a load). */
-static int map_from_graph(struct vindex *v)
+/* The map from g's live keys (after a bulk build or a load). */
+static int map_from_graph(struct hnsw *g, struct slot_map *m)
 {
-	struct hnsw *g = vindex_graph(v);
 	int rc = 0;
 
 	for (uint32_t s = 0, n = hnsw_count(g); s < n && rc == 0; s++)
 		if (!hnsw_is_deleted(g, s))
-			rc = map_put(&v->map, hnsw_key(g, s), s);
+			rc = map_put(m, hnsw_key(g, s), s);
 	return rc;
 }
 
@@ -223,21 +223,35 @@ static unsigned cores(void)
 	return n < 1 ? 1 : (unsigned)n;
 }
 
-/* Indexes every vector in the store on every core, into the empty graph. */
+/* Indexes the current vectors of ids into g on every core and maps them
+ * in m; what adds the work to stderr when it takes long. */
+static int build_into(struct vindex *v, struct hnsw *g, uint8_t (*ids)[16], size_t n,
+                      struct slot_map *m, const char *what)
+{
+	struct bulk_src b = {.v = v, .ids = ids, .n = n};
+	int rc = 0;
+
+	b.p = (struct progress){.start_ns = clock_mono_ns(), .total = n, .what = what};
+	if (n)
+		rc = hnsw_add_bulk(g, n, cores(), bulk_get, &b);
+	if (rc == 0)
+		rc = map_from_graph(g, m);
+	if (b.p.shown)
+		fprintf(stderr, "sutra: %s: %zu vectors in %.1f s on %u threads\n", what, n,
+		        (double)(clock_mono_ns() - b.p.start_ns) / 1e9, cores());
+	return rc;
+}
+
+/* Indexes every vector in the store into the empty graph. */
 static int index_all(struct vindex *v)
 {
-	struct bulk_src b = {.v = v};
-	int rc = list_vectors(v, &b.ids, &b.n);
+	uint8_t(*ids)[16] = NULL;
+	size_t n;
+	int rc = list_vectors(v, &ids, &n);
 
-	b.p = (struct progress){.start_ns = clock_mono_ns(), .total = b.n};
-	if (rc == 0 && b.n)
-		rc = hnsw_add_bulk(vindex_graph(v), b.n, cores(), bulk_get, &b);
 	if (rc == 0)
-		rc = map_from_graph(v);
-	if (b.p.shown)
-		fprintf(stderr, "sutra: vector index built: %zu vectors in %.1f s on %u threads\n",
-		        b.n, (double)(clock_mono_ns() - b.p.start_ns) / 1e9, cores());
-	sutra_free(b.ids);
+		rc = build_into(v, vindex_graph(v), ids, n, &v->map, "building the vector index");
+	sutra_free(ids);
 	return rc;
 }
 
@@ -250,31 +264,98 @@ static int adopt_loaded(struct vindex *v)
 	vindex_path(v->dir, v->loaded_lsn, path, sizeof path);
 	if ((rc = hnsw_verify(vindex_graph(v), path)) < 0)
 		return rc;
-	return map_from_graph(v);
+	return map_from_graph(vindex_graph(v), &v->map);
 }
 
-/* Replaces the graph by an empty one: a loaded graph that failed its
- * verification, or a build that ran out of memory half way. No search
- * uses the graph yet; the old one is freed at close (stats may read it). */
-static int reset_graph(struct vindex *v)
+static int graph_new(struct vindex *v, struct hnsw **out)
 {
 	struct hnsw_config hc = {.dim = v->cfg.dim,
 	                         .M = v->cfg.M,
 	                         .ef_construction = v->cfg.ef_construction,
 	                         .metric = HNSW_COSINE,
 	                         .seed = VINDEX_SEED};
+
+	return hnsw_new(&hc, out);
+}
+
+/* Publishes g as the graph with its map; frees the old one once no search
+ * can still be walking it. */
+static void graph_swap(struct vindex *v, struct hnsw *g, struct slot_map *map)
+{
+	struct hnsw *old = vindex_graph(v);
+
+	atomic_store_explicit(&v->graph, g, memory_order_release);
+	epoch_synchronize();
+	hnsw_free(old);
+	sutra_free(v->map.e);
+	v->map = *map;
+}
+
+/* ---- tombstone clean-up --------------------------------------------------------- */
+
+/* The live keys of g (the concepts it holds a current vector for). */
+static int live_keys(struct hnsw *g, uint8_t (**out)[16], size_t *n)
+{
+	uint32_t count = hnsw_count(g);
+	uint8_t(*ids)[16] = sutra_malloc(((size_t)count + 1) * 16);
+
+	*n = 0;
+	if (!ids)
+		return err_set(SUTRA_ENOMEM, "out of memory compacting the vector index");
+	for (uint32_t s = 0; s < count; s++)
+		if (!hnsw_is_deleted(g, s))
+			memcpy(ids[(*n)++], hnsw_key(g, s), 16);
+	*out = ids;
+	return 0;
+}
+
+/* Tombstones (replaced or deleted vectors) only slow searches down: once
+ * they are a quarter of the slots, the live vectors are indexed afresh
+ * into a new graph, which replaces the old one. Searches keep using the
+ * old graph meanwhile; the log waits, and its ids are searched exactly. */
+static void compact_if_due(struct vindex *v)
+{
+	struct hnsw *g = vindex_graph(v), *fresh;
+	uint32_t dead = hnsw_deleted(g), count = hnsw_count(g);
+	struct slot_map map = {0};
+	uint8_t(*ids)[16] = NULL;
+	size_t n = 0;
+
+	if (dead < COMPACT_MIN_TOMBSTONES || (uint64_t)dead * 4 < count)
+		return;
+	if (live_keys(g, &ids, &n) < 0 || graph_new(v, &fresh) < 0) {
+		sutra_free(ids);
+		return; /* out of memory: try again later */
+	}
+	if (vindex_map_grow(&map) == 0 &&
+	    build_into(v, fresh, ids, n, &map, "compacting the vector index") == 0) {
+		graph_swap(v, fresh, &map);
+		atomic_fetch_add(&v->compactions, 1);
+	} else {
+		hnsw_free(fresh);
+		sutra_free(map.e);
+	}
+	sutra_free(ids);
+}
+
+/* Replaces the graph by an empty one: a loaded graph that failed its
+ * verification, or a build that ran out of memory half way. */
+static int reset_graph(struct vindex *v)
+{
+	struct slot_map map = {0};
 	struct hnsw *fresh;
 	int rc;
 
-	if (v->ndiscarded == VINDEX_MAX_DISCARDED)
+	if (++v->failures > VINDEX_MAX_FAILURES)
 		return err_set(SUTRA_ENOMEM, "the vector index failed to build %d times",
-		               VINDEX_MAX_DISCARDED);
-	if ((rc = hnsw_new(&hc, &fresh)) < 0)
+		               VINDEX_MAX_FAILURES);
+	if ((rc = graph_new(v, &fresh)) < 0)
 		return rc;
-	memset(v->map.e, 0xff, (v->map.mask + 1) * sizeof *v->map.e);
-	v->map.used = 0;
-	v->discarded[v->ndiscarded++] = vindex_graph(v);
-	atomic_store_explicit(&v->graph, fresh, memory_order_release);
+	if ((rc = vindex_map_grow(&map)) < 0) {
+		hnsw_free(fresh);
+		return rc;
+	}
+	graph_swap(v, fresh, &map);
 	v->loaded = false;
 	return 0;
 }
@@ -376,6 +457,9 @@ void *vindex_indexer_main(void *arg)
 		}
 		if (!next_id(v, done, id)) {
 			pthread_cond_broadcast(&v->caught_up);
+			pthread_mutex_unlock(&v->mu);
+			compact_if_due(v); /* caught up: a good moment */
+			pthread_mutex_lock(&v->mu);
 			/* Announce idleness, then look again (the writer stores the
 			 * count, then reads idle: one of us sees the other). */
 			atomic_store(&v->idle, 1);

@@ -11,9 +11,10 @@
 #include "vector/hnsw.h"
 #include "vector/vindex.h"
 
-#define EXACT_WINDOW         2048 /* beyond this many pending ids an exact scan is cheaper */
-#define VINDEX_SEED          0x51f7a
-#define VINDEX_MAX_DISCARDED 8
+#define EXACT_WINDOW           2048 /* beyond this many pending ids an exact scan is cheaper */
+#define VINDEX_SEED            0x51f7a
+#define VINDEX_MAX_FAILURES    8
+#define COMPACT_MIN_TOMBSTONES 1024
 
 struct dlog {
 	uint64_t base;
@@ -45,13 +46,13 @@ struct vindex {
 	struct vindex_config cfg;
 	char *dir;
 	_Atomic(struct hnsw *) graph;
-	struct hnsw *discarded[VINDEX_MAX_DISCARDED]; /* replaced graphs, freed at close */
-	int ndiscarded;
-	bool broken;              /* building failed VINDEX_MAX_DISCARDED times: no graph */
+	int failures;             /* builds that ran out of memory */
+	bool broken;              /* building failed VINDEX_MAX_FAILURES times: no graph */
 	bool loaded;              /* the graph came from a file: verify it first */
 	uint64_t loaded_lsn;      /* the checkpoint LSN of the loaded file */
 	uint64_t open_us;         /* mapping and checking the file */
 	_Atomic uint64_t adopted; /* the loaded graph verified and serves */
+	_Atomic uint64_t compactions;
 	_Atomic(struct dlog *) log;
 	_Atomic uint64_t done; /* log entries before this are in the graph */
 	_Atomic int built;     /* the graph is verified or fully built */

@@ -4,6 +4,7 @@
  * of a crash image) are searchable and deletes are gone; a damaged file or
  * other index options cause a rebuild, never wrong answers. */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -257,12 +258,54 @@ static void test_damage_and_other_options_rebuild(void **state)
 	free(dir);
 }
 
+/* Searches running while the graph is replaced must never fail or return
+ * a stale vector's id for its old position. */
+static void *searcher(void *arg)
+{
+	sutra_db *db = arg;
+	sutra_hit h[K];
+	size_t n;
+
+	for (int i = 0; i < 400; i++)
+		assert_int_equal(sutra_vector_search(db, vecs[i % N], DIM, K, 40, h, &n), 0);
+	return NULL;
+}
+
+static void test_tombstones_compacted(void **state)
+{
+	char *dir = populated();
+	sutra_db *db = open_db(dir, 16);
+	pthread_t t;
+
+	settle(db);
+	assert_int_equal(pthread_create(&t, NULL, searcher, db), 0);
+	for (int i = 0; i < 2500; i++) /* 2,500 replaced vectors: 29% of the slots */
+		learn(db, i, vecs[(i + 3000) % N]);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	sutra_stats st = settle(db);
+	for (int i = 0; i < 100 && st.index_compactions == 0; i++) {
+		usleep(20000);
+		st = settle(db);
+	}
+	assert_int_equal(st.index_compactions, 1);
+	assert_int_equal(st.index_deleted, 0);
+	assert_int_equal(st.vectors_indexed, N);
+	for (int i = 0; i < 50; i++) {
+		int t1 = top(db, vecs[(i + 3000) % N]);
+		assert_true(t1 == i || t1 == (i + 3000) % N); /* two ids share that vector */
+	}
+	assert_int_equal(sutra_close(db), 0);
+	tu_rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_reopen_maps_and_answers_the_same),
 	    cmocka_unit_test(test_wal_tail_after_the_saved_index),
 	    cmocka_unit_test(test_damage_and_other_options_rebuild),
+	    cmocka_unit_test(test_tombstones_compacted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
