@@ -110,6 +110,7 @@ typedef struct sutra_options {
 	int vector_index;                /* HNSW index for vector search, 0/1 (default 1) */
 	uint32_t index_m;                /* HNSW links per node, 2..128 (default 16) */
 	uint32_t index_ef_construction;  /* HNSW build candidates, index_m..4096 (default 200) */
+	int vector_metric;               /* SUTRA_METRIC_* (default cosine); see sutra_hit */
 	int create_if_missing;           /* default 1 */
 	int repair; /* default 0: refuse to open on corruption before the WAL tail */
 } sutra_options;
@@ -120,6 +121,8 @@ SUTRA_API void sutra_options_init(sutra_options *o);
  * "interval:<ms>". Sizes accept a K/M/G suffix. Returns SUTRA_EINVAL naming
  * the key, the value and the allowed range. */
 SUTRA_API int sutra_options_set(sutra_options *o, const char *key, const char *value);
+/* "cosine", "l2" or "ip" (the spelling sutra_options_set takes). */
+SUTRA_API const char *sutra_metric_name(int metric);
 /* Checks every field; SUTRA_EINVAL names the first bad one. */
 SUTRA_API int sutra_options_validate(const sutra_options *o);
 
@@ -284,12 +287,19 @@ SUTRA_API int sutra_scan_associations(sutra_db *db, sutra_assoc_fn fn, void *ctx
 
 /* ---- queries --------------------------------------------------------------- */
 
+#define SUTRA_METRIC_COSINE 0
+#define SUTRA_METRIC_L2     1
+#define SUTRA_METRIC_IP     2
+
 typedef struct sutra_hit {
 	sutra_id id;
-	float similarity; /* cosine similarity, 1 - cosine distance */
+	/* Higher is nearer: cosine similarity (SUTRA_METRIC_COSINE), the dot
+	 * product (SUTRA_METRIC_IP), or minus the squared Euclidean distance
+	 * (SUTRA_METRIC_L2). */
+	float similarity;
 } sutra_hit;
 
-/* The k concepts whose vectors are most similar to query (cosine), best
+/* The k concepts whose vectors are most similar to query (vector_metric), best
  * first, into out (caller-owned, room for k). dim must equal the store's
  * dimension (SUTRA_EINVAL otherwise); k 1..1000 (SUTRA_ETOOBIG above);
  * ef_search is the candidate-list size of the index (max(ef_search, k)).

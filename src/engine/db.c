@@ -162,6 +162,7 @@ static int open_vindex(sutra_db *db)
 	struct vindex_config cfg = {.dim = db->opt.dimension,
 	                            .M = db->opt.index_m,
 	                            .ef_construction = db->opt.index_ef_construction,
+	                            .metric = db->opt.vector_metric,
 	                            .dir = db->dir,
 	                            .checkpoint_lsn = db->manifest.checkpoint_lsn,
 	                            .next_lsn = db->recovery_next_lsn,

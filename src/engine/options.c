@@ -36,6 +36,7 @@ void sutra_options_init(sutra_options *o)
 	o->vector_index = 1;
 	o->index_m = 16;
 	o->index_ef_construction = 200;
+	o->vector_metric = SUTRA_METRIC_COSINE;
 	o->create_if_missing = 1;
 	o->repair = 0;
 }
@@ -79,6 +80,7 @@ int sutra_options_validate(const sutra_options *o)
 	    (rc = range("vector_index", (uint64_t)o->vector_index, 0, 1)) < 0 ||
 	    (rc = range("index_m", o->index_m, 2, 128)) < 0 ||
 	    (rc = range("index_ef_construction", o->index_ef_construction, o->index_m, 4096)) < 0 ||
+	    (rc = range("vector_metric", (uint64_t)(unsigned)o->vector_metric, 0, 2)) < 0 ||
 	    (rc = range("create_if_missing", (uint64_t)o->create_if_missing, 0, 1)) < 0 ||
 	    (rc = range("repair", (uint64_t)o->repair, 0, 1)) < 0)
 		return rc;
@@ -132,6 +134,23 @@ static int parse_durability(sutra_options *o, const char *v)
 	    "option durability = '%s' is not one of always, none, interval:<1..60000 ms>", v);
 }
 
+static const char *const metric_names[] = {"cosine", "l2", "ip"};
+
+static int parse_metric(sutra_options *o, const char *v)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(v, metric_names[i]) == 0) {
+			o->vector_metric = i;
+			return 0;
+		}
+	return err_set(SUTRA_EINVAL, "option vector_metric = '%s' is not one of cosine, l2, ip", v);
+}
+
+const char *sutra_metric_name(int metric)
+{
+	return metric >= 0 && metric < 3 ? metric_names[metric] : "?";
+}
+
 struct numeric_option {
 	const char *key;
 	size_t offset;
@@ -144,6 +163,8 @@ struct numeric_option {
 	}
 static const struct numeric_option numeric[] = {
     NUM(dimension, 0),
+    NUM(index_m, 0),
+    NUM(index_ef_construction, 0),
     NUM(interval_ms, 0),
     NUM(wal_segment_bytes, 1),
     NUM(checkpoint_wal_bytes, 1),
@@ -185,6 +206,8 @@ int sutra_options_set(sutra_options *o, const char *key, const char *value)
 		return set_flag(&o->repair, key, value);
 	if (strcmp(key, "vector_index") == 0)
 		return set_flag(&o->vector_index, key, value);
+	if (strcmp(key, "vector_metric") == 0)
+		return parse_metric(o, value);
 	for (size_t i = 0; i < sizeof numeric / sizeof numeric[0]; i++) {
 		if (strcmp(key, numeric[i].key) != 0)
 			continue;

@@ -317,7 +317,7 @@ static const struct setting settings[] = {
 
 /* Engine options as sutra_options_set knows them (dimension and durability
  * are settings of their own above). */
-enum eopt_kind { EOPT_U32, EOPT_U64, EOPT_FLAG };
+enum eopt_kind { EOPT_U32, EOPT_U64, EOPT_FLAG, EOPT_METRIC };
 
 struct eopt_def {
 	const char *key;
@@ -343,6 +343,10 @@ static const struct eopt_def eopt_defs[] = {
     EOPT(sched_min_interval_ms, EOPT_U32, "1..100"),
     EOPT(sched_base_interval_ms, EOPT_U32, "min..max (env RECONCILE_BASE_INTERVAL_MS)"),
     EOPT(sched_max_interval_ms, EOPT_U32, "min..1000"),
+    EOPT(vector_index, EOPT_FLAG, "true | false (HNSW index; off: exact search)"),
+    EOPT(vector_metric, EOPT_METRIC, "cosine | l2 | ip"),
+    EOPT(index_m, EOPT_U32, "2..128 (HNSW links per node)"),
+    EOPT(index_ef_construction, EOPT_U32, "index_m..4096 (HNSW build candidates)"),
     EOPT(create_if_missing, EOPT_FLAG, "true | false"),
     EOPT(repair, EOPT_FLAG, "true | false"),
 };
@@ -748,6 +752,9 @@ static void eopt_text(const sutra_options *o, const struct eopt_def *d, char *ou
 	} else if (d->kind == EOPT_U32) {
 		memcpy(&v32, p, sizeof v32);
 		snprintf(out, n, "%u", v32);
+	} else if (d->kind == EOPT_METRIC) {
+		memcpy(&flag, p, sizeof flag);
+		snprintf(out, n, "%s", sutra_metric_name(flag));
 	} else {
 		memcpy(&flag, p, sizeof flag);
 		snprintf(out, n, "%s", flag ? "true" : "false");

@@ -1,4 +1,4 @@
-/* exact.c - exact k-nearest-neighbour search by cosine similarity.
+/* exact.c - exact k-nearest-neighbour search in the store's metric.
  *
  * A scan of every vector in the store, keeping the best k in a min-heap:
  * the ground truth the index is measured against, and the search used while
@@ -14,23 +14,23 @@
 #include "vector/vindex.h"
 #include "util/alloc.h"
 #include "util/err.h"
+#include "vector/distance.h"
 
-static float norm(const float *v, uint32_t d)
+float vector_score(int metric, const float *q, float qn, const float *v, uint32_t dim)
 {
-	float s = 0;
+	const struct dist_kernels *k = distance_kernels();
 
-	for (uint32_t i = 0; i < d; i++)
-		s += v[i] * v[i];
-	return sqrtf(s);
+	if (metric == SUTRA_METRIC_L2)
+		return -k->l2sq(q, v, dim);
+	if (metric == SUTRA_METRIC_IP)
+		return k->dot(q, v, dim);
+	float vn = sqrtf(k->dot(v, v, dim));
+	return qn > 0 && vn > 0 ? k->dot(q, v, dim) / (qn * vn) : 0.0f;
 }
 
-static float dot(const float *a, const float *b, uint32_t d)
+float vector_query_norm(const float *q, uint32_t dim)
 {
-	float s = 0;
-
-	for (uint32_t i = 0; i < d; i++)
-		s += a[i] * b[i];
-	return s;
+	return sqrtf(distance_kernels()->dot(q, q, dim));
 }
 
 /* Min-heap on similarity: the root is the worst of the best k so far. */
@@ -81,32 +81,38 @@ static int by_similarity_desc(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : memcmp(a, b, 16);
 }
 
+struct exact_query {
+	const float *q;
+	float qn;
+	uint32_t dim;
+	int metric;
+	const struct vfilter *f;
+};
+
 /* Scores one concept into the heap when it has a vector the filter takes. */
-static void score(const struct node *nd, const float *q, float qn, uint32_t dim,
-                  const struct vfilter *f, sutra_hit *out, size_t *n, size_t k)
+static void score(const struct node *nd, const struct exact_query *x, sutra_hit *out, size_t *n,
+                  size_t k)
 {
-	if (!nd || !nd->vec || nd->dim != dim || (f && !vfilter_accepts(f, nd)))
+	if (!nd || !nd->vec || nd->dim != x->dim || (x->f && !vfilter_accepts(x->f, nd)))
 		return;
-	float vn = norm(nd->vec, dim);
-	float sim = vn > 0 ? dot(q, nd->vec, dim) / (qn * vn) : 0;
-	offer(out, n, k, nd->id, sim);
+	offer(out, n, k, nd->id, vector_score(x->metric, x->q, x->qn, nd->vec, x->dim));
 }
 
-int vector_exact_search(struct store *s, const float *q, uint32_t dim, uint32_t k,
+int vector_exact_search(struct store *s, int metric, const float *q, uint32_t dim, uint32_t k,
                         const struct vfilter *f, sutra_hit *out, size_t *n)
 {
-	float qn = norm(q, dim);
+	struct exact_query x = {q, vector_query_norm(q, dim), dim, metric, f};
 
 	*n = 0;
-	if (k == 0 || qn == 0)
+	if (k == 0)
 		return 0;
 	if (f && f->has_set) { /* only the set's members can match */
 		for (size_t i = 0; i < f->set.n; i++)
-			score(store_find(s, f->set.ids[i]), q, qn, dim, f, out, n, k);
+			score(store_find(s, f->set.ids[i]), &x, out, n, k);
 	} else {
 		struct table *t = atomic_load_explicit(&s->tab, memory_order_acquire);
 		for (size_t i = 0; i <= t->mask; i++)
-			score(table_node(t, i), q, qn, dim, f, out, n, k);
+			score(table_node(t, i), &x, out, n, k);
 	}
 	qsort(out, *n, sizeof *out, by_similarity_desc);
 	return 0;

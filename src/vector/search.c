@@ -43,10 +43,10 @@ static int search(sutra_db *db, const float *q, uint32_t k, uint32_t ef, const s
 
 	if (!db->vindex || (f && set_is_small(f, atomic_load_explicit(&db->store.n.vectors,
 	                                                              memory_order_relaxed))))
-		return vector_exact_search(&db->store, q, dim, k, f, out, n);
+		return vector_exact_search(&db->store, db->opt.vector_metric, q, dim, k, f, out, n);
 	rc = vindex_search(db->vindex, q, k, ef, f, out, n);
 	if (rc == 0 && f && *n < k) /* the predicate was too rare for the traversal */
-		rc = vector_exact_search(&db->store, q, dim, k, f, out, n);
+		rc = vector_exact_search(&db->store, db->opt.vector_metric, q, dim, k, f, out, n);
 	return rc;
 }
 

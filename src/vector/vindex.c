@@ -111,16 +111,10 @@ static int window_ids(struct vindex *v, uint8_t (**ids)[16], size_t *n)
 	return 0;
 }
 
-static float cosine(const float *a, const float *b, uint32_t d)
+/* The graph's distance as the similarity the store reports. */
+static float similarity_of(int metric, float distance)
 {
-	double ab = 0, aa = 0, bb = 0;
-
-	for (uint32_t i = 0; i < d; i++) {
-		ab += (double)a[i] * b[i];
-		aa += (double)a[i] * a[i];
-		bb += (double)b[i] * b[i];
-	}
-	return aa > 0 && bb > 0 ? (float)(ab / sqrt(aa * bb)) : 0.0f;
+	return metric == SUTRA_METRIC_L2 ? -distance : 1.0f - distance;
 }
 
 static int by_similarity(const void *a, const void *b)
@@ -151,6 +145,7 @@ static int merge(struct vindex *v, const float *q, uint32_t want, uint32_t ef,
 	struct hnsw_hit *hits = sutra_malloc((size_t)want * sizeof *hits);
 	struct hnsw *g = vindex_graph(v); /* once: a compaction may replace it */
 	struct graph_filter gf = {v, g, f};
+	float qn = vector_query_norm(q, v->cfg.dim);
 	size_t nh = 0;
 	int rc;
 
@@ -164,14 +159,14 @@ static int merge(struct vindex *v, const float *q, uint32_t want, uint32_t ef,
 		if (nw && bsearch(id, win, nw, 16, memcmp16))
 			continue;
 		memcpy(all[*na].id.b, id, 16);
-		all[(*na)++].similarity = 1.0f - hits[i].distance;
+		all[(*na)++].similarity = similarity_of(v->cfg.metric, hits[i].distance);
 	}
 	for (size_t i = 0; i < nw && rc == 0; i++) {
 		struct node *nd = store_find(v->store, win[i]);
 		if (!nd || !nd->vec || nd->dim != v->cfg.dim || (f && !vfilter_accepts(f, nd)))
 			continue;
 		memcpy(all[*na].id.b, win[i], 16);
-		all[(*na)++].similarity = cosine(q, nd->vec, v->cfg.dim);
+		all[(*na)++].similarity = vector_score(v->cfg.metric, q, qn, nd->vec, v->cfg.dim);
 	}
 	sutra_free(hits);
 	return rc;
@@ -187,7 +182,7 @@ int vindex_search(struct vindex *v, const float *q, uint32_t k, uint32_t ef,
 	*n = 0;
 	if (!atomic_load_explicit(&v->built, memory_order_acquire) ||
 	    (rc = window_ids(v, &win, &nw)) == 1)
-		return vector_exact_search(v->store, q, v->cfg.dim, k, f, out, n);
+		return vector_exact_search(v->store, v->cfg.metric, q, v->cfg.dim, k, f, out, n);
 	if (rc < 0)
 		return rc;
 	uint32_t want = k + (uint32_t)nw;
@@ -275,7 +270,7 @@ int vindex_open(struct store *s, const struct vindex_config *cfg, struct vindex 
 	struct hnsw_config hc = {.dim = cfg->dim,
 	                         .M = cfg->M,
 	                         .ef_construction = cfg->ef_construction,
-	                         .metric = HNSW_COSINE,
+	                         .metric = cfg->metric,
 	                         .seed = VINDEX_SEED};
 	struct vindex *v = sutra_calloc(1, sizeof *v);
 	struct hnsw *g = NULL;

@@ -33,6 +33,7 @@ struct idset;
 
 struct vindex_config {
 	uint32_t dim, M, ef_construction;
+	int metric;                      /* SUTRA_METRIC_* */
 	const char *dir;                 /* the store directory, where index files live */
 	uint64_t checkpoint_lsn;         /* recovery started from this checkpoint (0: none) */
 	uint64_t next_lsn;               /* and ended here */
@@ -73,7 +74,11 @@ void vindex_wait(struct vindex *v);
 
 /* Exact search over the store (the floor every index is measured against),
  * restricted to what f accepts (NULL: everything). */
-int vector_exact_search(struct store *s, const float *q, uint32_t dim, uint32_t k,
+int vector_exact_search(struct store *s, int metric, const float *q, uint32_t dim, uint32_t k,
                         const struct vfilter *f, sutra_hit *out, size_t *n);
+/* A hit's similarity in metric (SUTRA_METRIC_*): cosine similarity, the dot
+ * product, or minus the squared Euclidean distance; qn is |q|. */
+float vector_score(int metric, const float *q, float qn, const float *v, uint32_t dim);
+float vector_query_norm(const float *q, uint32_t dim);
 
 #endif

@@ -272,7 +272,7 @@ static int graph_new(struct vindex *v, struct hnsw **out)
 	struct hnsw_config hc = {.dim = v->cfg.dim,
 	                         .M = v->cfg.M,
 	                         .ef_construction = v->cfg.ef_construction,
-	                         .metric = HNSW_COSINE,
+	                         .metric = v->cfg.metric,
 	                         .seed = VINDEX_SEED};
 
 	return hnsw_new(&hc, out);

@@ -305,6 +305,52 @@ static void test_combined_and_deleted(void **state)
 	                 SUTRA_EINVAL);
 }
 
+/* The other metrics through the store: the index and the exact scan agree
+ * on the similarity each reports. */
+static void test_metrics(void **state)
+{
+	for (int metric = SUTRA_METRIC_L2; metric <= SUTRA_METRIC_IP; metric++) {
+		char *dir = tu_mkdtemp("vmetric");
+		sutra_options o;
+		sutra_db *db;
+		float v[3][DIM] = {{0}}, q[DIM] = {0};
+		sutra_hit hits[3];
+		size_t n;
+
+		sutra_options_init(&o);
+		o.dimension = DIM;
+		o.durability = SUTRA_DURABILITY_NONE;
+		o.vector_metric = metric;
+		assert_int_equal(sutra_open(dir, &o, &db), 0);
+		v[0][0] = 1; /* near q for L2 */
+		v[1][0] = 3; /* the largest dot product with q */
+		v[2][1] = 1; /* orthogonal */
+		for (int i = 0; i < 3; i++)
+			learn(db, i, v[i]);
+		q[0] = 1.5f;
+		settle(db);
+		assert_int_equal(sutra_vector_search(db, q, DIM, 3, 10, hits, &n), 0);
+		assert_int_equal(n, 3);
+		if (metric == SUTRA_METRIC_L2) {
+			assert_int_equal(index_of(&hits[0].id), 0);
+			assert_float_equal(hits[0].similarity, -0.25f, 1e-5);
+			assert_float_equal(hits[2].similarity, -(1.5f * 1.5f + 1), 1e-5);
+		} else {
+			assert_int_equal(index_of(&hits[0].id), 1);
+			assert_float_equal(hits[0].similarity, 4.5f, 1e-5);
+			assert_float_equal(hits[2].similarity, 0.0f, 1e-5);
+		}
+		assert_int_equal(sutra_close(db), 0);
+		tu_rmrf(dir);
+		free(dir);
+	}
+	sutra_options o;
+	sutra_options_init(&o);
+	assert_int_equal(sutra_options_set(&o, "vector_metric", "l2"), 0);
+	assert_int_equal(o.vector_metric, SUTRA_METRIC_L2);
+	assert_int_equal(sutra_options_set(&o, "vector_metric", "manhattan"), SUTRA_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,5 +361,7 @@ int main(void)
 	    cmocka_unit_test(test_combined_and_deleted),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	int failed = cmocka_run_group_tests(tests, setup, teardown);
+	const struct CMUnitTest alone[] = {cmocka_unit_test(test_metrics)};
+	return failed + cmocka_run_group_tests(alone, NULL, NULL);
 }

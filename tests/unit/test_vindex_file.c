@@ -283,7 +283,7 @@ static void test_tombstones_compacted(void **state)
 		learn(db, i, vecs[(i + 3000) % N]);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	sutra_stats st = settle(db);
-	for (int i = 0; i < 100 && st.index_compactions == 0; i++) {
+	for (int i = 0; i < 6000 && st.index_compactions == 0; i++) { /* slow under TSan */
 		usleep(20000);
 		st = settle(db);
 	}
