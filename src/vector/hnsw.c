@@ -577,6 +577,35 @@ static void link_back(struct hnsw *h, uint32_t nb, uint32_t slot, int level)
 	node_unlock(h, nb);
 }
 
+/* Sets a new node's list on level to its chosen neighbours. A concurrent
+ * inserter may already have linked itself in (it met the node on a higher
+ * level); those links are kept, re-pruned with the same heuristic when
+ * the list would overflow, so that no node loses its only way in. */
+static void set_own_links(struct hnsw *h, uint32_t slot, int level, const struct hnsw_hit *chosen,
+                          size_t kept)
+{
+	_Atomic uint32_t *l = links(h, slot, level);
+	uint32_t max = level == 0 ? h->m0 : h->cfg.M;
+	struct hnsw_hit all[2 * 2 * 128];
+	size_t n = kept;
+
+	memcpy(all, chosen, kept * sizeof *all);
+	node_lock(h, slot);
+	uint32_t have = atomic_load_explicit(&l[0], memory_order_relaxed);
+	for (uint32_t i = 1; i <= have; i++) {
+		uint32_t e = atomic_load_explicit(&l[i], memory_order_relaxed);
+		bool dup = false;
+		for (size_t j = 0; j < kept && !dup; j++)
+			dup = all[j].slot == e;
+		if (!dup) {
+			all[n].slot = e;
+			all[n++].distance = dist_vec(h, hnsw_vector(h, slot), hnsw_vector(h, e));
+		}
+	}
+	set_links(l, all, n > max ? select_neighbours(h, all, n, max) : n);
+	node_unlock(h, slot);
+}
+
 static uint32_t random_level(struct hnsw *h)
 {
 	uint64_t z =
@@ -645,9 +674,7 @@ static int connect(struct hnsw *h, uint32_t slot, uint32_t level, uint32_t cur, 
 			break;
 		size_t kept = select_neighbours(h, s.res.v, s.res.n, h->cfg.M);
 		cur = s.res.v[0].slot; /* the nearest, after the sort */
-		node_lock(h, slot);
-		set_links(links(h, slot, l), s.res.v, kept);
-		node_unlock(h, slot);
+		set_own_links(h, slot, l, s.res.v, kept);
 		for (size_t i = 0; i < kept; i++)
 			link_back(h, s.res.v[i].slot, slot, l);
 	}
