@@ -42,7 +42,7 @@ static struct node_info *info(const struct hnsw *h, uint32_t slot)
 
 const float *hnsw_vector(const struct hnsw *h, uint32_t slot)
 {
-	return hnsw_chunk(h, slot)->vecs + (size_t)(slot & (CHUNK - 1)) * h->cfg.dim;
+	return hnsw_chunk(h, slot)->vecs + (size_t)(slot & (CHUNK - 1)) * h->stride;
 }
 
 _Atomic uint32_t *hnsw_upper(const struct hnsw *h, uint64_t ref)
@@ -88,7 +88,7 @@ int hnsw_chunk_add(struct hnsw *h, uint32_t index)
 
 	if (!c)
 		return err_set(SUTRA_ENOMEM, "out of memory growing the vector index");
-	c->vecs = sutra_aligned_alloc(64, (size_t)CHUNK * h->cfg.dim * sizeof(float));
+	c->vecs = sutra_aligned_alloc(64, (size_t)CHUNK * h->stride * sizeof(float));
 	c->l0 = sutra_calloc((size_t)CHUNK * (1 + h->m0), sizeof(uint32_t));
 	c->info = sutra_calloc(CHUNK, sizeof *c->info);
 	if (!c->vecs || !c->l0 || !c->info) {
@@ -121,6 +121,7 @@ int hnsw_new(const struct hnsw_config *cfg, struct hnsw **out)
 	h->cfg = *cfg;
 	h->k = distance_kernels();
 	h->m0 = 2 * cfg->M;
+	h->stride = hnsw_stride(cfg->dim);
 	h->ml = 1.0 / log((double)cfg->M);
 	atomic_init(&h->rng, cfg->seed ? cfg->seed : 0x5eed);
 	atomic_init(&h->entry, NO_ENTRY);
@@ -157,16 +158,26 @@ void hnsw_free(struct hnsw *h)
 
 /* ---- distances ------------------------------------------------------------ */
 
+/* Between two padded vectors (stored ones, or a prepared query). */
 static float dist_vec(const struct hnsw *h, const float *a, const float *b)
 {
 	if (h->cfg.metric == HNSW_L2)
-		return h->k->l2sq(a, b, h->cfg.dim);
-	return 1.0f - h->k->dot(a, b, h->cfg.dim);
+		return h->k->l2sq(a, b, h->stride);
+	return 1.0f - h->k->dot(a, b, h->stride);
+}
+
+static float dist_slot(const struct hnsw *h, const float *padded_q, uint32_t slot)
+{
+	return dist_vec(h, padded_q, hnsw_vector(h, slot));
 }
 
 float hnsw_distance(const struct hnsw *h, const float *q, uint32_t slot)
 {
-	return dist_vec(h, q, hnsw_vector(h, slot));
+	const float *v = hnsw_vector(h, slot);
+
+	if (h->cfg.metric == HNSW_L2)
+		return h->k->l2sq(q, v, h->cfg.dim);
+	return 1.0f - h->k->dot(q, v, h->cfg.dim);
 }
 
 /* ---- heaps of (distance, slot) -------------------------------------------- */
@@ -379,7 +390,7 @@ static int expand(struct layer_search *s, uint32_t c, int level, uint32_t ef)
 	for (uint32_t i = 0; i < m && rc == 0; i++) {
 		if (i + 1 < m)
 			__builtin_prefetch(hnsw_vector(s->h, fresh[i + 1]) + 16);
-		float d = hnsw_distance(s->h, s->q, fresh[i]);
+		float d = dist_slot(s->h, s->q, fresh[i]);
 		if (s->res.n >= ef && d >= s->res.v[0].distance)
 			continue;
 		if ((rc = heap_push(&s->cand, fresh[i], d)) == 0)
@@ -407,7 +418,7 @@ static int search_layer(struct layer_search *s, int level, uint32_t ef)
 /* Greedy descent: the closest slot to q on level, starting at cur. */
 static uint32_t greedy(struct hnsw *h, const float *q, uint32_t cur, int level, uint32_t limit)
 {
-	float best = hnsw_distance(h, q, cur);
+	float best = dist_slot(h, q, cur);
 
 	for (bool moved = true; moved;) {
 		moved = false;
@@ -417,7 +428,7 @@ static uint32_t greedy(struct hnsw *h, const float *q, uint32_t cur, int level, 
 			uint32_t e = atomic_load_explicit(&l[i], memory_order_acquire);
 			if (e >= limit)
 				continue;
-			float d = hnsw_distance(h, q, e);
+			float d = dist_slot(h, q, e);
 			if (d < best) {
 				best = d;
 				cur = e;
@@ -436,22 +447,23 @@ static int by_distance(const void *a, const void *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/* Cosine queries are normalised like the stored vectors (per thread). */
+/* The query as the stored vectors are: padded with zeros to the stride,
+ * normalised for cosine (a per-thread buffer). */
 static const float *prepare_query(struct hnsw *h, const float *q)
 {
-	if (h->cfg.metric != HNSW_COSINE)
-		return q;
-	if (t_query_dim < h->cfg.dim) {
+	if (t_query_dim < h->stride) {
 		buffers_owned();
-		float *b = sutra_realloc(t_query, (size_t)h->cfg.dim * sizeof *b);
+		float *b = sutra_aligned_alloc(64, (size_t)h->stride * sizeof *b);
 		if (!b)
 			return NULL;
+		sutra_free(t_query);
 		t_query = b;
-		t_query_dim = h->cfg.dim;
+		t_query_dim = h->stride;
 	}
-	float norm = sqrtf(h->k->dot(q, q, h->cfg.dim));
+	float norm = h->cfg.metric == HNSW_COSINE ? sqrtf(h->k->dot(q, q, h->cfg.dim)) : 0;
 	for (uint32_t i = 0; i < h->cfg.dim; i++)
 		t_query[i] = norm > 0 ? q[i] / norm : q[i];
+	memset(t_query + h->cfg.dim, 0, (size_t)(h->stride - h->cfg.dim) * sizeof *t_query);
 	return t_query;
 }
 
@@ -487,7 +499,7 @@ int hnsw_search(struct hnsw *h, const float *query, uint32_t k, uint32_t ef, hns
 	for (int l = (int)(entry >> 32); l > 0; l--)
 		cur = greedy(h, query, cur, l, s.limit);
 	visit(s.vis, cur);
-	float d = hnsw_distance(h, query, cur);
+	float d = dist_slot(h, query, cur);
 	if ((rc = heap_push(&s.cand, cur, d)) == 0 && (rc = offer(&s, cur, d, ef)) == 0)
 		rc = search_layer(&s, 0, ef);
 	if (rc == 0) {
@@ -642,6 +654,7 @@ static int node_init(struct hnsw *h, uint32_t slot, const uint8_t key[16], const
 	atomic_store_explicit(&ni->deleted, 0, memory_order_relaxed);
 	float *v = (float *)hnsw_vector(h, slot);
 	memcpy(v, vec, (size_t)h->cfg.dim * sizeof *v);
+	memset(v + h->cfg.dim, 0, (size_t)(h->stride - h->cfg.dim) * sizeof *v);
 	if (h->cfg.metric == HNSW_COSINE) {
 		float norm = sqrtf(h->k->dot(v, v, h->cfg.dim));
 		for (uint32_t i = 0; norm > 0 && i < h->cfg.dim; i++)
@@ -666,7 +679,7 @@ static int connect(struct hnsw *h, uint32_t slot, uint32_t level, uint32_t cur, 
 			break;
 		visit(s.vis, slot);
 		visit(s.vis, cur);
-		float d = hnsw_distance(h, q, cur);
+		float d = dist_slot(h, q, cur);
 		s.res.n = 0;
 		if ((rc = heap_push(&s.cand, cur, d)) < 0 ||
 		    (rc = offer(&s, cur, d, h->cfg.ef_construction)) < 0 ||

@@ -19,7 +19,8 @@
  *    4092 crc32c of [0, 4092)
  *   [4096, ...) chunk table: per chunk {offset u64, slots u32, crc32c u32}
  *   chunk regions, each at a 4096-byte boundary, crc32c over the region:
- *      vectors   slots x dim f32           (padded to 64 bytes)
+ *      vectors   slots x stride f32        (stride: dim rounded up to 16;
+ *                                           the padding is zeros)
  *      level 0   slots x (1 + 2M) u32      (count, then slots; padded)
  *      records   slots x 32 bytes          (key, pool reference u64, level u8,
  *                                           deleted u8, lock u8 = 0, 5 zero bytes)
@@ -70,7 +71,7 @@ struct region {
 
 static struct region region_of(uint32_t dim, uint32_t m0, uint32_t slots)
 {
-	struct region r = {.vecs = pad64((uint64_t)slots * dim * 4),
+	struct region r = {.vecs = pad64((uint64_t)slots * hnsw_stride(dim) * 4),
 	                   .l0 = pad64((uint64_t)slots * (1 + m0) * 4),
 	                   .info = pad64((uint64_t)slots * sizeof(struct node_info))};
 
@@ -128,7 +129,7 @@ static int put_chunk(struct fwriter *w, const struct hnsw *h, uint32_t c, uint32
 	const struct chunk *ch = hnsw_chunk(h, c * CHUNK);
 	int rc;
 
-	if ((rc = fw_put(w, ch->vecs, (size_t)slots * h->cfg.dim * 4)) < 0 ||
+	if ((rc = fw_put(w, ch->vecs, (size_t)slots * h->stride * 4)) < 0 ||
 	    (rc = fw_pad(w, 64)) < 0 ||
 	    (rc = fw_put(w, (const void *)ch->l0, (size_t)slots * (1 + h->m0) * 4)) < 0 ||
 	    (rc = fw_pad(w, 64)) < 0)
@@ -313,7 +314,7 @@ static int attach_chunk(struct hnsw *h, const struct file_view *f, uint32_t c, u
 		if ((rc = hnsw_chunk_add(h, c)) < 0)
 			return rc;
 		struct chunk *ch = atomic_load(&h->chunks[c]);
-		memcpy(ch->vecs, at, (size_t)slots * h->cfg.dim * 4);
+		memcpy(ch->vecs, at, (size_t)slots * h->stride * 4);
 		memcpy((void *)ch->l0, at + r.vecs, (size_t)slots * (1 + h->m0) * 4);
 		memcpy(ch->info, at + r.vecs + r.l0, (size_t)slots * sizeof *ch->info);
 		return 0;

@@ -2,7 +2,9 @@
  * (hnsw.c) and its file format (hnsw_file.c). Nothing else includes it.
  *
  * Nodes live in chunks of 2^14 slots that never move. A chunk holds, per
- * slot, the vector (normalised for cosine), the level-0 neighbour list
+ * slot, the vector (normalised for cosine, zero-padded to a multiple of 16
+ * floats so that every vector starts on a cache line and the kernels run
+ * without a scalar tail), the level-0 neighbour list
  * (count + 2M slots) and a 32-byte record. Upper-level lists live in a
  * pool of u32 words addressed by a 64-bit reference (pool chunk << 40 |
  * word offset), so the records hold no pointers: a saved index is mapped
@@ -41,7 +43,7 @@ struct node_info {
 _Static_assert(sizeof(struct node_info) == 32, "node records are 32 bytes on disk");
 
 struct chunk {
-	float *vecs;          /* CHUNK * dim */
+	float *vecs;          /* CHUNK * stride, 64-byte aligned */
 	_Atomic uint32_t *l0; /* CHUNK * (1 + 2M) */
 	struct node_info *info;
 	bool mapped; /* the arrays point into the index file's mapping */
@@ -51,6 +53,7 @@ struct hnsw {
 	struct hnsw_config cfg;
 	const struct dist_kernels *k;
 	uint32_t m0;              /* level-0 capacity, 2M */
+	uint32_t stride;          /* floats per stored vector: dim rounded up to 16 */
 	double ml;                /* level multiplier */
 	_Atomic uint64_t rng;     /* the level generator */
 	uint32_t added;           /* writer only: slots used */
@@ -67,6 +70,11 @@ struct hnsw {
 	void *map;                /* the index file, MAP_PRIVATE */
 	uint64_t map_size;
 };
+
+static inline uint32_t hnsw_stride(uint32_t dim)
+{
+	return (dim + 15) & ~15u;
+}
 
 struct chunk *hnsw_chunk(const struct hnsw *h, uint32_t slot);
 _Atomic uint32_t *hnsw_upper(const struct hnsw *h, uint64_t ref);

@@ -66,7 +66,7 @@ static void make_valid(const char *dir)
 /* Region bytes of a chunk of `slots` (the layout in hnsw_file.c). */
 static uint64_t region(uint32_t slots)
 {
-	uint64_t vecs = ((uint64_t)slots * DIM * 4 + 63) & ~63ull;
+	uint64_t vecs = (uint64_t)slots * 16 * 4; /* DIM padded to 16 floats */
 	uint64_t l0 = ((uint64_t)slots * (1 + 2 * cfg.M) * 4 + 63) & ~63ull;
 	uint64_t info = ((uint64_t)slots * 32 + 63) & ~63ull;
 	return vecs + l0 + info;
