@@ -351,6 +351,83 @@ SUTRA_API int sutra_vector_search_filtered(sutra_db *db, const float *query, uin
 SUTRA_API int sutra_find_path(sutra_db *db, const sutra_id *from, const sutra_id *to,
                               uint32_t max_depth, sutra_id *path, size_t *len);
 
+/* ---- graph queries ---------------------------------------------------------
+ * Every traversal is bounded by its depth (<= 20 edges), its result count
+ * and a budget of visited concepts; reaching a bound sets *truncated (or
+ * the call fails with SUTRA_ETOOBIG where the answer would be wrong). */
+
+/* Which associations a traversal follows. Initialise with
+ * sutra_graph_query_init: every type, both directions, depth 20. */
+typedef struct sutra_graph_query {
+	int type;             /* SUTRA_ASSOC_* or SUTRA_TYPE_ANY */
+	int direction;        /* SUTRA_DIR_OUT (source to target), IN, BOTH */
+	uint32_t max_depth;   /* 0..20 edges */
+	uint64_t max_visited; /* concepts a traversal may visit (default 1,000,000) */
+} sutra_graph_query;
+
+#define SUTRA_MAX_VISITED_DEFAULT 1000000
+
+SUTRA_API void sutra_graph_query_init(sutra_graph_query *q);
+
+/* Shortest path by hops from `from` to `to` over the associations q
+ * allows (bidirectional BFS). path (caller-owned, room for max_depth + 1)
+ * gets from ... to; from == to gives [from]. SUTRA_ENOTFOUND when there is
+ * no such path within max_depth (or an end is absent); SUTRA_ETOOBIG when
+ * the visit budget ran out first. */
+SUTRA_API int sutra_find_path_ex(sutra_db *db, const sutra_id *from, const sutra_id *to,
+                                 const sutra_graph_query *q, sutra_id *path, size_t *len);
+
+/* A set of paths: path i is ids[start[i] .. start[i + 1]). */
+typedef struct sutra_paths {
+	sutra_id *ids;
+	size_t *start; /* count + 1 entries */
+	size_t count;
+	int truncated; /* a bound (max_paths, visit budget) cut the answer */
+} sutra_paths;
+
+/* Up to max_paths (1..1000) distinct paths from `from` to `to`: every
+ * shortest path first; with k_shortest set, further simple paths by
+ * increasing length up to max_depth (Yen's algorithm). Free with
+ * sutra_paths_free. */
+SUTRA_API int sutra_find_paths(sutra_db *db, const sutra_id *from, const sutra_id *to,
+                               const sutra_graph_query *q, uint32_t max_paths, int k_shortest,
+                               sutra_paths **out);
+SUTRA_API void sutra_paths_free(sutra_paths *p);
+
+/* The most confident path: the one maximising the product of its
+ * associations' confidences (Dijkstra on -log confidence), with at most
+ * max_depth edges. *confidence gets the product. */
+SUTRA_API int sutra_find_best_path(sutra_db *db, const sutra_id *from, const sutra_id *to,
+                                   const sutra_graph_query *q, sutra_id *path, size_t *len,
+                                   double *confidence);
+
+typedef struct sutra_khop_hit {
+	sutra_id id;
+	uint32_t depth;    /* hops from the start */
+	double confidence; /* product of confidences along the BFS tree's path */
+} sutra_khop_hit;
+
+/* The concepts within q->max_depth hops of `from` (excluded), nearest
+ * first, at most cap of them into out; *truncated when more exist. */
+SUTRA_API int sutra_khop(sutra_db *db, const sutra_id *from, const sutra_graph_query *q,
+                         sutra_khop_hit *out, size_t cap, size_t *n, int *truncated);
+
+typedef struct sutra_hybrid_hit {
+	sutra_id id;
+	float score;            /* the ranking score, see sutra_hybrid_search */
+	float similarity;       /* of the best seed it was reached from */
+	double path_confidence; /* product of confidences from that seed (1 for a seed) */
+	uint32_t hops;          /* from that seed */
+} sutra_hybrid_hit;
+
+/* Hybrid search: the k_seeds nearest vectors (as sutra_vector_search), then
+ * every concept within q->max_depth hops of a seed; each concept is scored
+ * max over seeds of similarity(seed) * path_confidence * decay^hops, with
+ * decay = 0.85, and the best cap are returned, best first. */
+SUTRA_API int sutra_hybrid_search(sutra_db *db, const float *query, uint32_t dim, uint32_t k_seeds,
+                                  uint32_t ef_search, const sutra_graph_query *q,
+                                  sutra_hybrid_hit *out, size_t cap, size_t *n, int *truncated);
+
 /* ---- stats --------------------------------------------------------------- */
 
 typedef struct sutra_stats {

@@ -1,154 +1,153 @@
-/* path.c - shortest path by hops, associations followed in both directions.
+/* path.c - shortest path by hops: a bidirectional breadth-first search.
  *
- * A breadth-first search from the start, bounded by max_depth (<= 20) and
- * by the store's size, recording each visited concept's parent in an
- * open-addressing table so the path can be walked back. It runs inside one
- * epoch: it sees a consistent version of every adjacency array it reads and
- * never waits for writers. (Bidirectional search and weighted paths come
- * with the graph query work.)
+ * One frontier grows from the start along the allowed direction, the
+ * other from the end against it; each round expands one whole level of
+ * the smaller frontier. A new member that the other side has already seen
+ * is a meeting: its total length is the two depths plus one, and the best
+ * meeting of the first level that finds any is a shortest path (every
+ * shorter one would have met a level earlier). Expanding the smaller side
+ * keeps the work near 2·b^(d/2) instead of b^d on graphs with hubs.
  */
 #include <string.h>
 
-#include "engine/db.h"
+#include "graph/graph.h"
 #include "util/alloc.h"
-#include "util/bytes.h"
 #include "util/err.h"
 
-struct visit {
-	uint8_t id[16];
-	int64_t parent; /* index into the queue; -1 for the start */
-	uint32_t depth;
+struct side {
+	struct bfs b;
+	size_t head;    /* members before head are expanded */
+	uint32_t level; /* depth of the members being expanded next */
+	int dir;
 };
 
-struct bfs {
-	struct visit *queue; /* visit order; also the result of lookups */
-	size_t head, len, cap;
-	int64_t *slots; /* open addressing: index into queue, -1 empty */
-	size_t mask;
+struct meet {
+	int64_t at[2]; /* the meeting concept's index on each side */
+	uint32_t total;
 };
 
-static size_t slot_of(const struct bfs *b, const uint8_t *id)
+struct expansion {
+	struct side *s, *other;
+	int which; /* 0: forward side, 1: backward */
+	int64_t parent;
+	struct meet *m;
+};
+
+static int visit_edge(void *ctx, const uint8_t *id, unsigned type, float conf)
 {
-	size_t i = (ld64(id) * 0x9e3779b97f4a7c15ULL ^ ld64(id + 8)) & b->mask;
+	struct expansion *x = ctx;
+	int rc = bfs_add(&x->s->b, id, x->parent, x->s->level + 1, conf);
 
-	/* slots exists: bfs_visit grows the table before the first lookup */
-	while (b->slots[i] >= 0 /* NOLINT(clang-analyzer-core.NullDereference) */ &&
-	       memcmp(b->queue[b->slots[i]].id, id, 16) != 0)
-		i = (i + 1) & b->mask;
-	return i;
-}
-
-static int bfs_grow(struct bfs *b)
-{
-	size_t cap = b->cap ? b->cap * 2 : 256;
-	struct visit *q = sutra_realloc(b->queue, cap * sizeof *q);
-	int64_t *s = sutra_malloc(cap * 2 * sizeof *s);
-
-	if (q)
-		b->queue = q;
-	if (!q || !s) {
-		sutra_free(s);
-		return err_set(SUTRA_ENOMEM, "out of memory for a path search of %zu concepts",
-		               cap);
-	}
-	sutra_free(b->slots);
-	b->slots = s;
-	b->cap = cap;
-	b->mask = cap * 2 - 1;
-	memset(s, 0xff, cap * 2 * sizeof *s);
-	for (size_t i = 0; i < b->len; i++)
-		s[slot_of(b, b->queue[i].id)] = (int64_t)i;
-	return 0;
-}
-
-/* Adds id if unseen; returns 1 if added, 0 if seen, < 0 on error. */
-static int bfs_visit(struct bfs *b, const uint8_t *id, int64_t parent, uint32_t depth)
-{
-	int rc;
-
-	if (b->len == b->cap && (rc = bfs_grow(b)) < 0)
-		return rc;
-	size_t s = slot_of(b, id);
-	if (b->slots[s] >= 0)
-		return 0;
-	struct visit *v = &b->queue[b->len];
-	memcpy(v->id, id, 16);
-	v->parent = parent;
-	v->depth = depth;
-	b->slots[s] = (int64_t)b->len++;
-	return 1;
-}
-
-static void bfs_path(const struct bfs *b, int64_t at, sutra_id *path, size_t *len)
-{
-	size_t n = b->queue[at].depth + 1;
-
-	*len = n;
-	for (int64_t i = at; i >= 0; i = b->queue[i].parent)
-		memcpy(path[--n].b, b->queue[i].id, 16);
-}
-
-/* Expands the concept at queue index at; sets *found when `to` is reached. */
-static int expand(sutra_db *db, struct bfs *b, size_t at, const uint8_t *to, int64_t *found)
-{
-	struct node *n = store_find(&db->store, b->queue[at].id);
-	uint32_t depth = b->queue[at].depth + 1;
-
-	for (int dir = ADJ_OUT; n && dir <= ADJ_IN && *found < 0; dir++) {
-		struct adj *a;
-		uint32_t cnt = adj_count(&a, n, dir);
-		unsigned type;
-		float conf;
-		for (uint32_t i = 0; i < cnt; i++) {
-			if (!edge_live(a, i, &type, &conf))
-				continue;
-			int rc = bfs_visit(b, a->e[i].id, (int64_t)at, depth);
-			if (rc < 0)
-				return rc;
-			if (rc > 0 && memcmp(a->e[i].id, to, 16) == 0) {
-				*found = (int64_t)b->len - 1;
-				break;
-			}
+	if (rc <= 0)
+		return rc < 0 ? rc : 0;
+	int64_t o = idset_find(&x->other->b.seen, id);
+	if (o >= 0) {
+		uint32_t total = x->s->level + 1 + x->other->b.depth[o];
+		if (total < x->m->total) {
+			x->m->total = total;
+			x->m->at[x->which] = (int64_t)x->s->b.seen.n - 1;
+			x->m->at[!x->which] = o;
 		}
 	}
 	return 0;
 }
 
-int sutra_find_path(sutra_db *db, const sutra_id *from, const sutra_id *to, uint32_t max_depth,
-                    sutra_id *path, size_t *len)
+/* Expands every member of s at its current level. */
+static int expand_level(sutra_db *db, struct side *s, struct side *other, int which, int type,
+                        struct meet *m)
 {
-	struct bfs b = {0};
-	int64_t found = -1;
+	struct expansion x = {s, other, which, 0, m};
+	size_t end = s->b.seen.n;
+	int rc = 0;
+
+	for (; s->head < end && rc == 0; s->head++) {
+		struct node *n = store_find(&db->store, s->b.seen.ids[s->head]);
+		x.parent = (int64_t)s->head;
+		if (n)
+			rc = graph_each_edge(n, s->dir, type, visit_edge, &x);
+	}
+	s->level++;
+	return rc;
+}
+
+static size_t frontier(const struct side *s)
+{
+	return s->b.seen.n - s->head;
+}
+
+/* The path through the meeting: start .. meeting from the forward side,
+ * then meeting .. end from the backward side. */
+static void join(const struct side *f, const struct side *b, const struct meet *m, sutra_id *path,
+                 size_t *len)
+{
+	size_t a, c;
+
+	bfs_path(&f->b, m->at[0], false, path, &a);
+	bfs_path(&b->b, m->at[1], true, path + a - 1, &c);
+	*len = a + c - 1;
+}
+
+static int search(sutra_db *db, const uint8_t *from, const uint8_t *to, const sutra_graph_query *q,
+                  struct side sd[2], struct meet *m)
+{
+	int rc;
+
+	if ((rc = bfs_add(&sd[0].b, from, -1, 0, 1.0f)) < 0 ||
+	    (rc = bfs_add(&sd[1].b, to, -1, 0, 1.0f)) < 0)
+		return rc;
+	if (memcmp(from, to, 16) == 0) {
+		m->total = 0;
+		return 0;
+	}
+	while (m->total == UINT32_MAX && sd[0].level + sd[1].level < q->max_depth) {
+		size_t f0 = frontier(&sd[0]), f1 = frontier(&sd[1]);
+		if (f0 == 0 || f1 == 0)
+			break; /* one side is exhausted: no path */
+		int w = f0 <= f1 ? 0 : 1;
+		if ((rc = expand_level(db, &sd[w], &sd[!w], w, q->type, m)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int sutra_find_path_ex(sutra_db *db, const sutra_id *from, const sutra_id *to,
+                       const sutra_graph_query *query, sutra_id *path, size_t *len)
+{
+	sutra_graph_query q;
 	int rc = db_check_open(db);
 
 	if (rc < 0)
 		return rc;
 	if (!from || !to || !path || !len)
 		return err_set(SUTRA_EINVAL, "find_path: NULL argument");
-	if (max_depth > SUTRA_MAX_PATH_DEPTH)
-		return err_set(SUTRA_ETOOBIG, "Path depth too large: %u (max: %d)", max_depth,
-		               SUTRA_MAX_PATH_DEPTH);
+	if ((rc = graph_query_check(query, &q)) < 0)
+		return rc;
+	uint64_t half = q.max_visited / 2 + 1;
+	struct side sd[2] = {{.b.budget = half, .dir = q.direction},
+	                     {.b.budget = half, .dir = graph_reverse(q.direction)}};
+	struct meet m = {{-1, -1}, UINT32_MAX};
 	*len = 0;
 	epoch_enter();
-	if (!store_find(&db->store, from->b) || !store_find(&db->store, to->b)) {
+	if (!store_find(&db->store, from->b) || !store_find(&db->store, to->b))
 		rc = err_set(SUTRA_ENOTFOUND, "no such concept");
-		goto out;
-	}
-	if ((rc = bfs_visit(&b, from->b, -1, 0)) < 0)
-		goto out;
-	rc = 0;
-	if (memcmp(from->b, to->b, 16) == 0)
-		found = 0;
-	for (b.head = 0; found < 0 && b.head < b.len && rc == 0; b.head++)
-		if (b.queue[b.head].depth < max_depth)
-			rc = expand(db, &b, b.head, to->b, &found);
-	if (rc == 0 && found >= 0)
-		bfs_path(&b, found, path, len);
+	else if ((rc = search(db, from->b, to->b, &q, sd, &m)) == 0 && m.total == 0)
+		bfs_path(&sd[0].b, 0, false, path, len);
+	else if (rc == 0 && m.total != UINT32_MAX)
+		join(&sd[0], &sd[1], &m, path, len);
 	else if (rc == 0)
-		rc = err_set(SUTRA_ENOTFOUND, "no path within %u hops", max_depth);
-out:
+		rc = err_set(SUTRA_ENOTFOUND, "no path within %u hops", q.max_depth);
 	epoch_exit();
-	sutra_free(b.queue);
-	sutra_free(b.slots);
+	bfs_free(&sd[0].b);
+	bfs_free(&sd[1].b);
 	return rc;
+}
+
+int sutra_find_path(sutra_db *db, const sutra_id *from, const sutra_id *to, uint32_t max_depth,
+                    sutra_id *path, size_t *len)
+{
+	sutra_graph_query q;
+
+	sutra_graph_query_init(&q);
+	q.max_depth = max_depth;
+	return sutra_find_path_ex(db, from, to, &q, path, len);
 }

@@ -15,16 +15,10 @@
 #include <stdint.h>
 
 #include "sutra/sutra.h"
+#include "util/idset.h"
 
 struct store;
 struct node;
-
-struct idset {
-	uint8_t (*ids)[16]; /* members, in insertion order */
-	size_t n, cap;
-	uint32_t *slots; /* open addressing: index + 1 into ids, 0 empty */
-	size_t mask;
-};
 
 struct vfilter {
 	const char *meta_key, *meta_value;
@@ -42,9 +36,5 @@ void vfilter_free(struct vfilter *f);
 bool vfilter_accepts(const struct vfilter *f, const struct node *n);
 /* The same test when only the id is at hand (inside an epoch). */
 bool vfilter_accepts_id(const struct vfilter *f, struct store *s, const uint8_t id[16]);
-
-int idset_add(struct idset *s, const uint8_t id[16]);
-bool idset_has(const struct idset *s, const uint8_t id[16]);
-void idset_free(struct idset *s);
 
 #endif
