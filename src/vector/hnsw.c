@@ -647,11 +647,14 @@ static int node_init(struct hnsw *h, uint32_t slot, const uint8_t key[16], const
 	pthread_mutex_unlock(&h->grow_mu);
 	if (rc < 0)
 		return rc;
+	/* A mapped chunk's unused slots are whatever the file holds there:
+	 * start the record and the level-0 list from nothing. */
 	struct node_info *ni = info(h, slot);
+	memset(ni, 0, sizeof *ni);
 	memcpy(ni->key, key, 16);
 	ni->level = (uint8_t)level;
 	ni->upper = up;
-	atomic_store_explicit(&ni->deleted, 0, memory_order_relaxed);
+	atomic_store_explicit(&links(h, slot, 0)[0], 0, memory_order_relaxed);
 	float *v = (float *)hnsw_vector(h, slot);
 	memcpy(v, vec, (size_t)h->cfg.dim * sizeof *v);
 	memset(v + h->cfg.dim, 0, (size_t)(h->stride - h->cfg.dim) * sizeof *v);

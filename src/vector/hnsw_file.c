@@ -18,20 +18,23 @@
  *      96 file bytes u64     104 tombstones u32
  *    4092 crc32c of [0, 4092)
  *   [4096, ...) chunk table: per chunk {offset u64, slots u32, crc32c u32}
- *   chunk regions, each at a 4096-byte boundary, crc32c over the region:
- *      vectors   slots x stride f32        (stride: dim rounded up to 16;
+ *   chunk regions, each at a 4096-byte boundary and laid out for a full
+ *   chunk of 16,384 slots (the unused tail of each part is a hole: zeros,
+ *   no disk blocks), so that every chunk, the last included, is mapped in
+ *   place and grows there; crc32c over the used slots of the three parts:
+ *      vectors   16384 x stride f32        (stride: dim rounded up to 16;
  *                                           the padding is zeros)
- *      level 0   slots x (1 + 2M) u32      (count, then slots; padded)
- *      records   slots x 32 bytes          (key, pool reference u64, level u8,
+ *      level 0   16384 x (1 + 2M) u32      (count, then slots; padded to 64)
+ *      records   16384 x 32 bytes          (key, pool reference u64, level u8,
  *                                           deleted u8, lock u8 = 0, 5 zero bytes)
  *   pool region at a 4096-byte boundary: pool words u32 (upper-level lists),
  *      addressed by the records' references (plain word offsets on disk).
  *
- * Every chunk holds 16,384 slots except the last, which is copied into
- * memory at open so that it can keep growing. Opening checks the header
- * and that every section lies inside the file; hnsw_verify then checks the
- * checksums and that every link and reference points inside the graph, so
- * a damaged or hostile file is refused rather than searched.
+ * Opening maps the file and checks the header and that every section lies
+ * inside the file: its cost does not grow with the number of vectors.
+ * hnsw_verify then checks the checksums and that every link and reference
+ * points inside the graph, so a damaged or hostile file is refused rather
+ * than searched.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -102,18 +105,18 @@ struct fwriter {
 
 static int fw_put(struct fwriter *w, const void *p, size_t n)
 {
+	int rc = io_pwrite_all(SUTRA_SITE_INDEX_WRITE, w->fd, p, n, w->off, w->path);
+
 	w->crc = crc32c_extend(w->crc, p, n);
 	w->off += n;
-	return io_write_all(SUTRA_SITE_INDEX_WRITE, w->fd, p, n, w->path);
+	return rc;
 }
 
-/* Zeros up to the next multiple of align (inside the running checksum). */
-static int fw_pad(struct fwriter *w, uint64_t align)
+/* Leaves a hole up to the next multiple of align (read back as zeros,
+ * outside the checksum, taking no disk blocks). */
+static void fw_skip_to(struct fwriter *w, uint64_t align)
 {
-	static const uint8_t zeros[4096];
-	uint64_t n = (align - w->off % align) % align;
-
-	return n ? fw_put(w, zeros, (size_t)n) : 0;
+	w->off += (align - w->off % align) % align;
 }
 
 /* The disk reference of an in-memory pool reference: the pool chunks are
@@ -123,23 +126,28 @@ static uint64_t disk_ref(const uint64_t *base, uint64_t ref)
 	return base[ref >> POOL_SHIFT] + (ref & POOL_OFFSET_MASK);
 }
 
+/* A chunk at full capacity: the used slots of each part, holes after
+ * them, so that the mapped chunk has room to grow like one in memory. */
 static int put_chunk(struct fwriter *w, const struct hnsw *h, uint32_t c, uint32_t slots,
                      const uint64_t *base, struct node_info *buf)
 {
 	const struct chunk *ch = hnsw_chunk(h, c * CHUNK);
+	struct region r = region_of(h->cfg.dim, h->m0, CHUNK);
+	uint64_t at = w->off;
 	int rc;
 
-	if ((rc = fw_put(w, ch->vecs, (size_t)slots * h->stride * 4)) < 0 ||
-	    (rc = fw_pad(w, 64)) < 0 ||
-	    (rc = fw_put(w, (const void *)ch->l0, (size_t)slots * (1 + h->m0) * 4)) < 0 ||
-	    (rc = fw_pad(w, 64)) < 0)
+	if ((rc = fw_put(w, ch->vecs, (size_t)slots * h->stride * 4)) < 0)
 		return rc;
+	w->off = at + r.vecs;
+	if ((rc = fw_put(w, (const void *)ch->l0, (size_t)slots * (1 + h->m0) * 4)) < 0)
+		return rc;
+	w->off = at + r.vecs + r.l0;
 	memcpy(buf, ch->info, (size_t)slots * sizeof *buf);
 	for (uint32_t i = 0; i < slots; i++)
 		buf[i].upper = buf[i].level ? disk_ref(base, buf[i].upper) : 0;
-	if ((rc = fw_put(w, buf, (size_t)slots * sizeof *buf)) < 0)
-		return rc;
-	return fw_pad(w, 64);
+	rc = fw_put(w, buf, (size_t)slots * sizeof *buf);
+	w->off = at + r.total;
+	return rc;
 }
 
 /* Chunks, then the pool; fills the table and the pool fields of hdr. */
@@ -161,7 +169,7 @@ static int put_body(struct fwriter *w, const struct hnsw *h, uint32_t count, uin
 		w->crc = 0;
 		if ((rc = put_chunk(w, h, c, slots, base, buf)) == 0) {
 			st32(table + c * TABLE_ITEM + 12, w->crc);
-			rc = fw_pad(w, 4096);
+			fw_skip_to(w, 4096);
 		}
 	}
 	sutra_free(buf);
@@ -204,9 +212,9 @@ static int write_file(struct fwriter *w, const struct hnsw *h, const struct hnsw
 	uint8_t *table = sutra_calloc((size_t)chunks + 1, TABLE_ITEM);
 	int rc = hdr && table ? 0 : err_set(SUTRA_ENOMEM, "out of memory saving the vector index");
 
-	if (rc == 0 && (rc = fw_put(w, hdr, HDR)) == 0 &&
-	    (rc = fw_put(w, table, (size_t)chunks * TABLE_ITEM)) == 0 &&
-	    (rc = fw_pad(w, 4096)) == 0 && (rc = put_body(w, h, count, table, hdr)) == 0) {
+	w->off = pad4k(HDR + (uint64_t)chunks * TABLE_ITEM);
+	if (rc == 0 && (rc = put_body(w, h, count, table, hdr)) == 0 &&
+	    (rc = io_ftruncate(SUTRA_SITE_INDEX_WRITE, w->fd, w->off, w->path)) == 0) {
 		header_encode(hdr, h, count, m, table, w->off);
 		if ((rc = io_pwrite_all(SUTRA_SITE_INDEX_WRITE, w->fd, hdr, HDR, 0, w->path)) == 0)
 			rc = io_pwrite_all(SUTRA_SITE_INDEX_WRITE, w->fd, table,
@@ -259,7 +267,7 @@ static int check_table(const struct file_view *f, const struct hnsw_config *cfg,
 	for (uint32_t c = 0; c < chunks; c++) {
 		const uint8_t *e = f->p + HDR + (size_t)c * TABLE_ITEM;
 		uint64_t off = ld64(e);
-		struct region r = region_of(cfg->dim, 2 * cfg->M, slots_in(count, c));
+		struct region r = region_of(cfg->dim, 2 * cfg->M, CHUNK);
 		if (ld32(e + 8) != slots_in(count, c) || off % 4096 || off < floor ||
 		    off > f->size || r.total > f->size - off)
 			return bad(f, "chunk table entry out of bounds");
@@ -301,25 +309,15 @@ static int check_header(const struct file_view *f, const struct hnsw_config *cfg
 	return check_table(f, cfg, count);
 }
 
-/* Points chunk c at the mapping (a full chunk) or copies it (the last). */
-static int attach_chunk(struct hnsw *h, const struct file_view *f, uint32_t c, uint32_t count)
+/* Points chunk c at the mapping; the last one grows there too (its unused
+ * slots are holes, copied on write). */
+static int attach_chunk(struct hnsw *h, const struct file_view *f, uint32_t c)
 {
 	const uint8_t *e = f->p + HDR + (size_t)c * TABLE_ITEM;
-	uint32_t slots = slots_in(count, c);
-	struct region r = region_of(h->cfg.dim, h->m0, slots);
+	struct region r = region_of(h->cfg.dim, h->m0, CHUNK);
 	uint8_t *at = (uint8_t *)f->p + ld64(e);
-	int rc;
-
-	if (slots < CHUNK) {
-		if ((rc = hnsw_chunk_add(h, c)) < 0)
-			return rc;
-		struct chunk *ch = atomic_load(&h->chunks[c]);
-		memcpy(ch->vecs, at, (size_t)slots * h->stride * 4);
-		memcpy((void *)ch->l0, at + r.vecs, (size_t)slots * (1 + h->m0) * 4);
-		memcpy(ch->info, at + r.vecs + r.l0, (size_t)slots * sizeof *ch->info);
-		return 0;
-	}
 	struct chunk *ch = sutra_calloc(1, sizeof *ch);
+
 	if (!ch)
 		return err_set(SUTRA_ENOMEM, "out of memory opening the vector index");
 	ch->vecs = (float *)at;
@@ -337,7 +335,7 @@ static int attach(struct hnsw *h, const struct file_view *f)
 	int rc = 0;
 
 	for (uint32_t c = 0; c < chunks_for(count) && rc == 0; c++)
-		rc = attach_chunk(h, f, c, count);
+		rc = attach_chunk(h, f, c);
 	if (words) {
 		atomic_store(&h->pool[0], (_Atomic uint32_t *)(f->p + ld64(f->p + 72)));
 		h->pool_cap[0] = h->pool_used[0] = words;
@@ -389,14 +387,23 @@ out:
 
 /* ---- verification -------------------------------------------------------------- */
 
+/* The checksum of a chunk: its used vectors, level-0 lists and records. */
+static uint32_t chunk_crc(const struct hnsw *h, const uint8_t *at, uint32_t slots)
+{
+	struct region r = region_of(h->cfg.dim, h->m0, CHUNK);
+	uint32_t crc = crc32c(at, (size_t)slots * h->stride * 4);
+
+	crc = crc32c_extend(crc, at + r.vecs, (size_t)slots * (1 + h->m0) * 4);
+	return crc32c_extend(crc, at + r.vecs + r.l0, (size_t)slots * sizeof(struct node_info));
+}
+
 static int verify_sums(const struct hnsw *h, const struct file_view *f)
 {
 	uint32_t count = ld32(f->p + 28);
 
 	for (uint32_t c = 0; c < chunks_for(count); c++) {
 		const uint8_t *e = f->p + HDR + (size_t)c * TABLE_ITEM;
-		struct region r = region_of(h->cfg.dim, h->m0, ld32(e + 8));
-		if (crc32c(f->p + ld64(e), r.total) != ld32(e + 12))
+		if (chunk_crc(h, f->p + ld64(e), ld32(e + 8)) != ld32(e + 12))
 			return err_set(SUTRA_ECORRUPT,
 			               "vector index %s: chunk %u checksum mismatch", f->path, c);
 	}

@@ -63,13 +63,19 @@ static void make_valid(const char *dir)
 	g_valid = fuzz_read_file(dir, "valid.hnsw", &g_valid_size);
 }
 
-/* Region bytes of a chunk of `slots` (the layout in hnsw_file.c). */
-static uint64_t region(uint32_t slots)
+/* The parts of a chunk region (the layout in hnsw_file.c): capacity for
+ * 16,384 slots; DIM padded to 16 floats. */
+#define CAP     16384u
+#define VEC_CAP ((uint64_t)CAP * 16 * 4)
+#define L0_CAP  ((uint64_t)CAP * (1 + 2 * 4) * 4)
+#define REGION  (VEC_CAP + L0_CAP + (uint64_t)CAP * 32)
+
+static uint32_t chunk_crc(const uint8_t *at, uint32_t slots)
 {
-	uint64_t vecs = (uint64_t)slots * 16 * 4; /* DIM padded to 16 floats */
-	uint64_t l0 = ((uint64_t)slots * (1 + 2 * cfg.M) * 4 + 63) & ~63ull;
-	uint64_t info = ((uint64_t)slots * 32 + 63) & ~63ull;
-	return vecs + l0 + info;
+	uint32_t crc = crc32c(at, (size_t)slots * 16 * 4);
+
+	crc = crc32c_extend(crc, at + VEC_CAP, (size_t)slots * (1 + 2 * 4) * 4);
+	return crc32c_extend(crc, at + VEC_CAP + L0_CAP, (size_t)slots * 32);
 }
 
 static void reseal(uint8_t *p, size_t size)
@@ -81,9 +87,9 @@ static void reseal(uint8_t *p, size_t size)
 		return;
 	for (uint32_t c = 0; c < chunks; c++) {
 		uint8_t *e = p + HDR + (size_t)c * 16;
-		uint64_t off = ld64(e), len = region(ld32(e + 8) > 16384 ? 16384 : ld32(e + 8));
-		if (off <= size && len <= size - off)
-			st32(e + 12, crc32c(p + off, len));
+		uint64_t off = ld64(e);
+		if (off <= size && REGION <= size - off)
+			st32(e + 12, chunk_crc(p + off, ld32(e + 8) > CAP ? CAP : ld32(e + 8)));
 	}
 	st32(p + 68, crc32c(p + HDR, (size_t)chunks * 16));
 	uint64_t pool = ld64(p + 72), words = ld64(p + 80);
