@@ -10,6 +10,8 @@
  *    key, cached in the build tree), scores recall against it, and times
  *    the exact scan with Sutra's own distance kernels (the floor);
  *  - ann_run.c builds both indexes, sweeps ef, compares them and prints;
+ *  - ann_file.c times Sutra's index file (save, open, verify) for the
+ *    persist figures and runs the open-scale section (1M synthetic vectors);
  *  - ann_store.c drives the same vectors through sutra_open/sutra_learn/
  *    sutra_vector_search to show what the store path costs;
  *  - ann_main.c reads the options and runs each data set in a forked
@@ -113,6 +115,33 @@ double ann_median(double *v, int n);
 /* 1 when two result lists hold the same indices (order aside: tied
  * neighbours may come in either order). */
 int ann_same_set(const uint32_t a[ANN_K], const uint32_t b[ANN_K]);
+
+/* ---- ann_file.c ------------------------------------------------------------ */
+
+struct hnsw;
+struct hnsw_config;
+
+/* Slots per chunk of Sutra's index file (CHUNK in src/vector/hnsw_impl.h):
+ * hnsw_open_file maps the full chunks and copies the last, partial one into
+ * memory so it can grow, which is the only part of opening that grows
+ * with the file (up to one chunk, whatever N is). */
+#define ANN_FILE_CHUNK 16384u
+
+/* Slots and MB hnsw_open_file copies for n vectors of dim with M = ANN_M. */
+size_t ann_file_copied(size_t n);
+double ann_file_copied_mb(size_t n, uint32_t dim);
+/* hnsw_save (metadata LSNs zero) timed; *mb the file's size. Returns 0 or
+ * -1 with the message in bu_lasterr(). */
+int ann_file_save(const struct hnsw *h, const char *dir, const char *path, double *save_s,
+                  double *mb);
+/* hnsw_open_file timed; caller frees *out with hnsw_free. */
+int ann_file_open(const char *path, const struct hnsw_config *cfg, struct hnsw **out,
+                  double *open_s);
+/* hnsw_verify timed (the engine runs it before searching an opened file). */
+int ann_file_verify(const struct hnsw *h, const char *path, double *verify_s);
+/* The open-scale section: 100k and 1M synthetic vectors built, saved,
+ * opened and verified in o->scratch; returns failed measurements. */
+int ann_open_scale(const ann_opts *o);
 
 /* ---- ann_store.c ----------------------------------------------------------- */
 
