@@ -55,7 +55,8 @@ static int collect(const struct best *s, const sutra_hit *seeds, sutra_hybrid_hi
 	qsort(all, k, sizeof *all, by_score);
 	*n = k < cap ? k : cap;
 	*truncated |= k > cap;
-	memcpy(out, all, *n * sizeof *out);
+	if (*n)
+		memcpy(out, all, *n * sizeof *out);
 	sutra_free(all);
 	return 0;
 }

@@ -505,7 +505,8 @@ int hnsw_search(struct hnsw *h, const float *query, uint32_t k, uint32_t ef, hns
 	if (rc == 0) {
 		while (s.res.n > k)
 			heap_pop(&s.res);
-		memcpy(out, s.res.v, s.res.n * sizeof *out);
+		if (s.res.n) /* res.v may be NULL: a filter accepted nothing */
+			memcpy(out, s.res.v, s.res.n * sizeof *out);
 		*n = s.res.n;
 		qsort(out, *n, sizeof *out, by_distance);
 	}
