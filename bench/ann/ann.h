@@ -125,11 +125,8 @@ struct hnsw_config;
  * hnsw_open_file maps the full chunks and copies the last, partial one into
  * memory so it can grow, which is the only part of opening that grows
  * with the file (up to one chunk, whatever N is). */
-#define ANN_FILE_CHUNK 16384u
 
 /* Slots and MB hnsw_open_file copies for n vectors of dim with M = ANN_M. */
-size_t ann_file_copied(size_t n);
-double ann_file_copied_mb(size_t n, uint32_t dim);
 /* hnsw_save (metadata LSNs zero) timed; *mb the file's size. Returns 0 or
  * -1 with the message in bu_lasterr(). */
 int ann_file_save(const struct hnsw *h, const char *dir, const char *path, double *save_s,

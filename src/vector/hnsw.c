@@ -35,7 +35,7 @@ struct chunk *hnsw_chunk(const struct hnsw *h, uint32_t slot)
 	                            memory_order_acquire);
 }
 
-static struct node_info *info(const struct hnsw *h, uint32_t slot)
+static inline struct node_info *info(const struct hnsw *h, uint32_t slot)
 {
 	return &hnsw_chunk(h, slot)->info[slot & (CHUNK - 1)];
 }
@@ -53,7 +53,7 @@ _Atomic uint32_t *hnsw_upper(const struct hnsw *h, uint64_t ref)
 }
 
 /* The neighbour list of slot on level: [count, slots...]. */
-static _Atomic uint32_t *links(const struct hnsw *h, uint32_t slot, int level)
+static inline _Atomic uint32_t *links(const struct hnsw *h, uint32_t slot, int level)
 {
 	if (level == 0)
 		return hnsw_chunk(h, slot)->l0 + (size_t)(slot & (CHUNK - 1)) * (1 + h->m0);
@@ -182,25 +182,14 @@ float hnsw_distance(const struct hnsw *h, const float *q, uint32_t slot)
 
 /* ---- heaps of (distance, slot) -------------------------------------------- */
 
+/* A max-heap on the hits' distance field. The candidates' min-heap is the
+ * same heap with negated distances (heap_push_min / heap_pop_min), so
+ * neither needs a comparison switch; sifting moves a hole instead of
+ * swapping. */
 struct heap {
 	struct hnsw_hit *v;
 	size_t n, cap;
-	bool max; /* max-heap (results) or min-heap (candidates) */
 };
-
-static bool above(const struct heap *hp, size_t a, size_t b)
-{
-	return hp->max ? hp->v[a].distance > hp->v[b].distance
-	               : hp->v[a].distance < hp->v[b].distance;
-}
-
-static void swap_hits(struct hnsw_hit *a, struct hnsw_hit *b)
-{
-	struct hnsw_hit t = *a;
-
-	*a = *b;
-	*b = t;
-}
 
 static int heap_push(struct heap *hp, uint32_t slot, float d)
 {
@@ -213,32 +202,46 @@ static int heap_push(struct heap *hp, uint32_t slot, float d)
 		hp->cap = cap;
 	}
 	size_t i = hp->n++;
-	hp->v[i].slot = slot;
-	hp->v[i].distance = d;
-	while (i > 0 && above(hp, i, (i - 1) / 2)) {
-		swap_hits(&hp->v[i], &hp->v[(i - 1) / 2]);
+	while (i > 0 && hp->v[(i - 1) / 2].distance < d) {
+		hp->v[i] = hp->v[(i - 1) / 2];
 		i = (i - 1) / 2;
 	}
+	hp->v[i] = (struct hnsw_hit){slot, d};
 	return 0;
 }
 
 static struct hnsw_hit heap_pop(struct heap *hp)
 {
-	struct hnsw_hit top = hp->v[0];
+	struct hnsw_hit top = hp->v[0], last = hp->v[--hp->n];
 	size_t i = 0;
 
-	hp->v[0] = hp->v[--hp->n];
 	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < hp->n && above(hp, l, m))
-			m = l;
-		if (r < hp->n && above(hp, r, m))
-			m = r;
-		if (m == i)
-			return top;
-		swap_hits(&hp->v[i], &hp->v[m]);
+		size_t m = 2 * i + 1;
+		if (m >= hp->n)
+			break;
+		if (m + 1 < hp->n && hp->v[m + 1].distance > hp->v[m].distance)
+			m++;
+		if (hp->v[m].distance <= last.distance)
+			break;
+		hp->v[i] = hp->v[m];
 		i = m;
 	}
+	if (hp->n)
+		hp->v[i] = last;
+	return top;
+}
+
+static int heap_push_min(struct heap *hp, uint32_t slot, float d)
+{
+	return heap_push(hp, slot, -d);
+}
+
+static struct hnsw_hit heap_pop_min(struct heap *hp)
+{
+	struct hnsw_hit h = heap_pop(hp);
+
+	h.distance = -h.distance;
+	return h;
 }
 
 /* ---- visited sets (per thread, reused across searches) -------------------- */
@@ -337,8 +340,6 @@ static void heaps_take(struct layer_search *s)
 	s->cand = t_cand;
 	s->res = t_res;
 	s->cand.n = s->res.n = 0;
-	s->cand.max = false;
-	s->res.max = true;
 }
 
 /* Keeps whatever the heaps grew to for the thread's next search. */
@@ -379,6 +380,11 @@ static int expand(struct layer_search *s, uint32_t c, int level, uint32_t ef)
 	uint32_t n = atomic_load_explicit(&l[0], memory_order_acquire), fresh[2 * 128], m = 0;
 	int rc = 0;
 
+	for (uint32_t i = 1; i <= n; i++) { /* the visited tags are scattered too */
+		uint32_t e = atomic_load_explicit(&l[i], memory_order_relaxed);
+		if (e < s->limit)
+			__builtin_prefetch(&s->vis->tag[e]);
+	}
 	for (uint32_t i = 1; i <= n && m < s->budget; i++) {
 		uint32_t e = atomic_load_explicit(&l[i], memory_order_acquire);
 		if (e >= s->limit || !visit(s->vis, e))
@@ -393,7 +399,9 @@ static int expand(struct layer_search *s, uint32_t c, int level, uint32_t ef)
 		float d = dist_slot(s->h, s->q, fresh[i]);
 		if (s->res.n >= ef && d >= s->res.v[0].distance)
 			continue;
-		if ((rc = heap_push(&s->cand, fresh[i], d)) == 0)
+		if (level == 0) /* its list is read when it is expanded: fetch it now */
+			__builtin_prefetch(links(s->h, fresh[i], 0));
+		if ((rc = heap_push_min(&s->cand, fresh[i], d)) == 0)
 			rc = offer(s, fresh[i], d, ef);
 	}
 	return rc;
@@ -406,7 +414,7 @@ static int search_layer(struct layer_search *s, int level, uint32_t ef)
 	int rc = 0;
 
 	while (s->cand.n > 0 && rc == 0) {
-		struct hnsw_hit c = heap_pop(&s->cand);
+		struct hnsw_hit c = heap_pop_min(&s->cand);
 		if ((s->res.n >= ef && c.distance > s->res.v[0].distance) || s->budget == 0)
 			break;
 		rc = expand(s, c.slot, level, ef);
@@ -500,7 +508,7 @@ int hnsw_search(struct hnsw *h, const float *query, uint32_t k, uint32_t ef, hns
 		cur = greedy(h, query, cur, l, s.limit);
 	visit(s.vis, cur);
 	float d = dist_slot(h, query, cur);
-	if ((rc = heap_push(&s.cand, cur, d)) == 0 && (rc = offer(&s, cur, d, ef)) == 0)
+	if ((rc = heap_push_min(&s.cand, cur, d)) == 0 && (rc = offer(&s, cur, d, ef)) == 0)
 		rc = search_layer(&s, 0, ef);
 	if (rc == 0) {
 		while (s.res.n > k)
@@ -685,7 +693,7 @@ static int connect(struct hnsw *h, uint32_t slot, uint32_t level, uint32_t cur, 
 		visit(s.vis, cur);
 		float d = dist_slot(h, q, cur);
 		s.res.n = 0;
-		if ((rc = heap_push(&s.cand, cur, d)) < 0 ||
+		if ((rc = heap_push_min(&s.cand, cur, d)) < 0 ||
 		    (rc = offer(&s, cur, d, h->cfg.ef_construction)) < 0 ||
 		    (rc = search_layer(&s, l, h->cfg.ef_construction)) < 0)
 			break;
