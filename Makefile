@@ -1,7 +1,7 @@
 # Thin wrapper over CMake presets. The two set-up commands:
 #   make run    builds a release and runs sutra-server on 127.0.0.1:50051 with ./data
 #   make test   installs missing packages, builds and runs the default suite
-.PHONY: all deps build release test test-asan test-tsan run bench format format-check tidy clean
+.PHONY: all deps build release test test-data test-asan test-tsan run bench format format-check tidy clean
 
 PRESET ?= debug
 DATA_DIR ?= $(CURDIR)/data
@@ -21,6 +21,10 @@ release: deps
 
 test: build
 	ctest --preset $(PRESET) --timeout 600 $(CTEST_ARGS)
+
+# The tests on real data alone (WordNet end to end; also in `make test`).
+test-data: build
+	ctest --preset $(PRESET) --timeout 600 -L data $(CTEST_ARGS)
 
 test-asan:
 	$(MAKE) test PRESET=asan

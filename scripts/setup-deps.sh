@@ -7,7 +7,9 @@ set -eu
 PACKAGES="build-essential cmake pkg-config clang clang-format clang-tidy
 libclang-rt-14-dev libssl-dev libcmocka-dev liblmdb-dev
 libsqlite3-dev libmsgpuck-dev libedit-dev python3 python3-msgpack
-python3-numpy"
+python3-numpy libjansson-dev wordnet-base wordnet"
+# libjansson-dev: JSON for sutra-import/sutra-export; wordnet-base and wordnet
+# (its `wn`): the WordNet acceptance test of the default suite (tests/data).
 # The benchmarks also run the peers themselves: scripts/setup-deps.sh bench
 if [ "${1:-}" = "bench" ]; then
 	PACKAGES="$PACKAGES redis-server redis-tools sqlite3"

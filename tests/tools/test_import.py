@@ -1,0 +1,388 @@
+"""test_import.py - black-box tests of sutra-import and sutra-export.
+
+Each test writes JSONL files in a temporary directory, runs the real tools
+(paths from the environment CTest sets: SUTRA_IMPORT, SUTRA_EXPORT,
+SUTRA_SERVER) and checks exit status, stderr and what the store holds
+afterwards, read back with sutra-export (or, through a server, with the
+Python client). Covered: messages naming file, line and field; every limit
+with its value; the summary line and exit codes; associations before their
+concepts (error with a hint, then --two-pass); export -> import -> export
+giving the same bytes; re-import as an update; import through a running
+server giving exactly what a direct import gives.
+"""
+
+import json
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "server"))
+from serverutil import Server  # noqa: E402
+
+IMPORT = os.environ.get("SUTRA_IMPORT", "")
+EXPORT = os.environ.get("SUTRA_EXPORT", "")
+
+
+def f32(x):
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+def sample_data(seed=7, n=300, dim=4):
+    """Concepts with vectors, metadata, odd text; associations of every type."""
+    rnd = random.Random(seed)
+    concepts, assocs = [], []
+    for i in range(n):
+        c = {"id": f"concept-{i}", "content": f"text {i} \u00e9\u4e2d \"q\" \\ \t\n\u0000 end"}
+        if i % 3:
+            c["vector"] = [rnd.uniform(-2, 2) for _ in range(dim)]
+        if i % 4 == 0:
+            c["strength"] = rnd.uniform(0, 5)
+            c["confidence"] = rnd.random()
+        if i % 5:
+            c["metadata"] = {"lang": rnd.choice(["en", "fr"]), "n": str(i), "emoji": "\U0001f600"}
+        concepts.append(c)
+    for i in range(2 * n):
+        a, b = rnd.randrange(n), rnd.randrange(n)
+        assocs.append({"source": f"concept-{a}", "target": f"concept-{b}",
+                       "type": rnd.choice([0, 1, 2, 3, 4, "semantic", "hierarchical"]),
+                       "confidence": rnd.random()})
+    return concepts, assocs
+
+
+class ToolTest(unittest.TestCase):
+    def setUp(self):
+        for name, path in (("SUTRA_IMPORT", IMPORT), ("SUTRA_EXPORT", EXPORT)):
+            if not path or not os.path.exists(path):
+                self.skipTest(f"{name} is not set to a built tool (run through ctest)")
+        self.tmp = tempfile.mkdtemp(prefix="sutra-import-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def write(self, name, lines):
+        """lines: dicts (dumped as JSON) or raw strings."""
+        p = self.path(name)
+        with open(p, "w", encoding="utf-8") as f:
+            for line in lines:
+                f.write((line if isinstance(line, str) else json.dumps(line)) + "\n")
+        return p
+
+    def run_import(self, *args, stdin=None, expect=0):
+        p = subprocess.run([IMPORT, "--no-progress", *args], input=stdin, capture_output=True,
+                           text=True, check=False)
+        self.assertEqual(p.returncode, expect, f"sutra-import {args}:\n{p.stderr}")
+        return p.stderr
+
+    def export(self, store, *args, expect=0):
+        p = subprocess.run([EXPORT, "--dir", store, "--no-progress", *args], capture_output=True,
+                           text=True, check=False)
+        self.assertEqual(p.returncode, expect, f"sutra-export:\n{p.stderr}")
+        return p.stdout if expect == 0 else p.stderr
+
+    def load(self, lines, *args, dim=4, expect=0):
+        src = self.write("in.jsonl", lines)
+        store = self.path("store")
+        return src, store, self.run_import("--dir", store, "--dimension", str(dim),
+                                           "--durability", "none", *args, src, expect=expect)
+
+
+class Usage(ToolTest):
+    def test_help(self):
+        for tool in (IMPORT, EXPORT):
+            p = subprocess.run([tool, "--help"], capture_output=True, text=True, check=False)
+            self.assertEqual(p.returncode, 0)
+            self.assertIn("usage:", p.stdout)
+        self.assertIn("--two-pass", subprocess.run([IMPORT, "-h"], capture_output=True,
+                                                   text=True).stdout)
+
+    def test_bad_usage_exits_2(self):
+        f = self.write("a.jsonl", [])
+        for args, text in [((), "no input files"),
+                           ((f,), "no destination"),
+                           (("--dir", "x", "--port", "1", f), "exclude each other"),
+                           (("--dir", "x", "--two-pass", "-"), "standard input can be read only once"),
+                           (("--dir", "x", "--batch", "0", f), "bad value for --batch"),
+                           (("--dir", "x", "--max-line-bytes", "1", f), "allowed 64..100663296"),
+                           (("--bogus", f), "unknown option"),
+                           (("--dir",), "missing value")]:
+            p = subprocess.run([IMPORT, *args], capture_output=True, text=True, check=False)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn(text, p.stderr)
+        p = subprocess.run([EXPORT], capture_output=True, text=True, check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--dir PATH is required", p.stderr)
+
+    def test_bad_engine_option_names_setting(self):
+        err = self.load([{"id": "a"}], "--durability", "sometimes", expect=1)[2]
+        self.assertIn("durability", err)
+        self.assertIn("sometimes", err)
+
+    def test_options_after_files(self):
+        src = self.write("a.jsonl", [{"id": "a"}])
+        self.run_import(src, "--dir", self.path("s"), "--dimension", "4")
+        self.assertEqual(len(self.export(self.path("s")).splitlines()), 1)
+
+
+class Errors(ToolTest):
+    """Every message is FILE:LINE: field "name": why."""
+
+    CASES = [
+        ('{"id": "a", "vector": "x"}', 'field "vector": expected an array of numbers, got a string'),
+        ('{"id": "a", "vector": [1, 2, "3", 4]}', 'field "vector[2]": expected a number, got a string'),
+        ('{"id": "a", "vector": [1, 2, 3]}', 'field "vector": 3 numbers, but the store\'s dimension is 4'),
+        ('{"id": "a", "vector": []}', 'field "vector": empty'),
+        ('{"id": "a", "vector": [1, 1e39, 0, 0]}', 'field "vector[1]": 1e+39 is out of range for a 32-bit float'),
+        ('{"id": "a", "confidence": 1.5}', 'field "confidence": 1.5 is outside the allowed range 0..1'),
+        ('{"id": "a", "strength": -1}', 'field "strength": -1 is negative (allowed: 0 or more)'),
+        ('{"id": "a", "content": 7}', 'field "content": expected a string, got a number'),
+        ('{"id": ""}', 'field "id": an id must not be empty'),
+        ('{"id": 12}', 'field "id": expected a string, got a number'),
+        ('{"id": "a", "metadata": {"k": 1}}', 'field "metadata.k": expected a string, got a number'),
+        ('{"id": "a", "metadata": ["k"]}', 'field "metadata": expected an object of strings, got an array'),
+        ('{"id": "a", "metadata": {"k": "a\\u0000b"}}', 'field "metadata.k": a value must not contain NUL'),
+        ('{"id": "a", "metadata": {"' + "k" * 256 + '": "v"}}', 'field "metadata": key "' + "k" * 40 + '" is 256 bytes (allowed 1..255)'),
+        ('{"id": "a", "confidance": 1}', 'field "confidance": not a concept field'),
+        ('{"source": "a"}', 'field "target": missing'),
+        ('{"source": "a", "target": "b", "type": "parent"}', 'field "type": expected semantic, causal, temporal, hierarchical, compositional or 0..4, got a string "parent"'),
+        ('{"source": "a", "target": "b", "type": 5}', 'field "type": 5 is outside 0..4'),
+        ('{"source": "a", "target": "b", "weight": 1}', 'field "weight": not an association field'),
+        ('{"id": "a", "id": "b"}', 'invalid JSON at column'),
+        ('{"id": "a",', 'invalid JSON at column'),
+        ('[1, 2]', 'expected a JSON object, got an array'),
+        ('{"name": "a"}', 'expected a concept (with "id") or an association'),
+    ]
+
+    def test_each_message_names_file_line_and_field(self):
+        lines = ['{"id": "a"}', '{"id": "b"}']
+        for bad, _ in self.CASES:
+            lines += [bad, '{"id": "ok"}']
+        src, store, err = self.load(lines, expect=1)
+        for k, (bad, text) in enumerate(self.CASES):
+            want = f"{src}:{3 + 2 * k}: {text}"
+            self.assertIn(want, err, f"for {bad}")
+        # records loaded: a, b and "ok" 23 times (an update each time)
+        self.assertIn(f"{2 + len(self.CASES)} concepts and 0 associations loaded", err)
+        self.assertIn(f"{len(self.CASES)} errors", err)
+        # the good lines around the bad ones were loaded
+        ids = [json.loads(x)["id"] for x in self.export(store).splitlines()]
+        self.assertEqual(len(ids), 3)
+
+    def test_blank_lines_and_a_byte_order_mark_are_skipped(self):
+        err = self.load(['\ufeff{"id": "a"}', "", "   \r", '{"id": "b"}\r'])[2]
+        self.assertIn("2 concepts", err)
+
+    def test_max_errors_stops_early(self):
+        lines = ["oops"] * 10 + ['{"id": "late"}']
+        err = self.load(lines, "--max-errors", "3", expect=1)[2]
+        self.assertIn("stopping after 3 errors", err)
+        self.assertIn(":3: invalid JSON", err)
+        self.assertNotIn(":4: invalid JSON", err)
+        self.assertIn("(stopped early)", err)
+
+    def test_missing_file(self):
+        err = self.run_import("--dir", self.path("s"), self.path("nope.jsonl"), expect=1)
+        self.assertIn("nope.jsonl: No such file or directory", err)
+
+
+class Limits(ToolTest):
+    """A value at the limit is accepted; one over it is named with the limit."""
+
+    def test_content_size(self):
+        lines = [{"id": "at", "content": "x" * 100}, {"id": "over", "content": "x" * 101}]
+        src, store, err = self.load(lines, "--engine-opt", "max_content_bytes=100", expect=1)
+        self.assertIn(f'{src}:2: field "content": 101 bytes, over the limit of 100 '
+                      "(max_content_bytes)", err)
+        self.assertIn("1 concepts", err)
+
+    def test_metadata_size(self):
+        # encoded: 4 + (6 + 1 + 1 + len(v) + 1) per entry
+        at = {"id": "at", "metadata": {"k": "v" * 51}}   # 4 + 60 = 64
+        over = {"id": "over", "metadata": {"k": "v" * 52}}
+        src, store, err = self.load([at, over], "--engine-opt", "max_meta_bytes=64", expect=1)
+        self.assertIn(f'{src}:2: field "metadata": 65 bytes encoded, over the limit of 64 '
+                      "(max_meta_bytes)", err)
+
+    def test_line_length(self):
+        lines = [{"id": "a", "content": "x" * 30}, {"id": "b", "content": "x" * 60}, {"id": "c"}]
+        src, store, err = self.load(lines, "--max-line-bytes", "64", expect=1)
+        self.assertIn(f"{src}:2: line longer than 64 bytes (the limit, --max-line-bytes)", err)
+        self.assertIn("2 concepts", err)
+
+    def test_dimension(self):
+        src, store, err = self.load([{"id": "a", "vector": [0.5] * 8}], dim=8)
+        self.assertIn("dimension 8", err)
+        # the store keeps its dimension: no --dimension needed the second time
+        src2 = self.write("b.jsonl", [{"id": "b", "vector": [1] * 9}])
+        err = self.run_import("--dir", store, src2, expect=1)
+        self.assertIn(f'{src2}:1: field "vector": 9 numbers, but the store\'s dimension is 8', err)
+        err = self.run_import("--dir", store, "--dimension", "4", src2, expect=1)
+        self.assertIn("does not match the store's dimension 8", err)
+
+
+class Order(ToolTest):
+    def test_association_before_its_concepts(self):
+        lines = [{"source": "a", "target": "b", "type": "causal"}, {"id": "a"}, {"id": "b"}]
+        src, store, err = self.load(lines, expect=1)
+        self.assertIn(f'{src}:1: no such source concept', err)
+        self.assertIn('("source": "a"); concepts must come before the associations that name '
+                      "them (or use --two-pass)", err)
+        self.run_import("--dir", store, "--two-pass", src)
+        out = self.export(store).splitlines()
+        self.assertEqual(len(out), 3)
+        self.assertEqual(json.loads(out[2])["type"], "causal")
+
+    def test_bad_record_in_a_batch_is_isolated(self):
+        # one association to a missing target among 2,500 good records:
+        # the batch is split until the bad line is found, the rest is loaded
+        lines = [{"id": f"c{i}"} for i in range(1000)]
+        lines += [{"source": f"c{i}", "target": f"c{i + 1}"} for i in range(999)]
+        lines.insert(1500, {"source": "c1", "target": "ghost"})
+        src, store, err = self.load(lines, expect=1)
+        self.assertIn(f'{src}:1501: no such target concept', err)
+        self.assertIn('("target": "ghost")', err)
+        self.assertIn("1000 concepts and 999 associations loaded", err)
+        self.assertIn("; 1 error", err)
+
+    def test_stdin(self):
+        data = '{"id": "a"}\n{"id": "b"}\n{"source": "a", "target": "b"}\nbad\n'
+        err = self.run_import("--dir", self.path("s"), "-", stdin=data, expect=1)
+        self.assertIn("<stdin>:4: invalid JSON", err)
+        self.assertIn("2 concepts and 1 associations", err)
+
+
+class RoundTrip(ToolTest):
+    def test_export_import_export_same_bytes(self):
+        concepts, assocs = sample_data()
+        src, store, err = self.load(concepts + assocs)
+        first = self.export(store)
+        lines = first.splitlines()
+        names = {"semantic": 0, "hierarchical": 3}
+        distinct = {(a["source"], a["target"], names.get(a["type"], a["type"])) for a in assocs}
+        self.assertEqual(len(lines), len(concepts) + len(distinct))
+        copy = self.write("first.jsonl", lines)
+        store2 = self.path("store2")
+        self.run_import("--dir", store2, "--dimension", "4", copy)
+        self.assertEqual(self.export(store2), first)
+        # --out writes the same bytes; --unsorted the same lines in another order
+        out = self.path("out.jsonl")
+        self.export(store2, "--out", out)
+        with open(out, encoding="utf-8") as f:
+            self.assertEqual(f.read(), first)
+        self.assertEqual(sorted(self.export(store2, "--unsorted").splitlines()), sorted(lines))
+
+    def test_export_holds_what_was_imported(self):
+        concepts, assocs = sample_data(n=50)
+        src, store, err = self.load(concepts)
+        got = [json.loads(x) for x in self.export(store).splitlines()]
+        self.assertEqual(len(got), 50)
+        by_content = {c["content"]: c for c in got}
+        for c in concepts:
+            e = by_content[c["content"]]  # content survives escapes, NUL, non-ASCII
+            self.assertEqual(len(e["id"]), 32)
+            if "vector" in c:
+                self.assertEqual([f32(x) for x in e["vector"]], [f32(x) for x in c["vector"]])
+            else:
+                self.assertNotIn("vector", e)
+            self.assertEqual(f32(e["confidence"]), f32(c.get("confidence", 1.0)))
+            self.assertEqual(f32(e["strength"]), f32(c.get("strength", 1.0)))
+            self.assertEqual(e.get("metadata", {}), c.get("metadata", {}))
+
+    def test_reimport_is_an_update(self):
+        concepts, assocs = sample_data(n=100)
+        src, store, err = self.load(concepts + assocs)
+        first = self.export(store)
+        self.run_import("--dir", store, src)  # the same again: nothing changes
+        self.assertEqual(self.export(store), first)
+        changed = self.write("changed.jsonl", [{"id": "concept-1", "content": "new text"},
+                                               {"source": "concept-1", "target": "concept-2",
+                                                "type": "temporal", "confidence": 0.25}])
+        self.run_import("--dir", store, changed)
+        after = self.export(store).splitlines()
+        self.assertEqual(len(after), len(first.splitlines()) + 1)  # one new association
+        self.assertIn('"content":"new text"', "\n".join(after))
+        self.assertIn('"type":"temporal","confidence":0.25}', "\n".join(after))
+
+    def test_export_errors(self):
+        err = self.export(self.path("nowhere"), expect=1)
+        self.assertIn("not a Sutra store (no MANIFEST)", err)
+
+
+class ThroughServer(ToolTest):
+    def setUp(self):
+        super().setUp()
+        self.server = Server(dimension=4).start()
+
+    def tearDown(self):
+        try:
+            self.server.stop()
+        finally:
+            self.server.cleanup()
+            super().tearDown()
+
+    def via_server(self, src, expect=0, *args):
+        return self.run_import("--host", "127.0.0.1", "--port", str(self.server.port), *args, src,
+                               expect=expect)
+
+    def test_same_store_as_a_direct_import(self):
+        concepts, assocs = sample_data(n=1500)  # more than one batch of 1,000
+        src = self.write("in.jsonl", concepts + assocs)
+        err = self.via_server(src)
+        self.assertIn(f"1500 concepts and 3000 associations loaded into server 127.0.0.1:"
+                      f"{self.server.port} (dimension 4, durability always)", err)
+        with self.server.client() as c:
+            got = c.get_concept("concept-7")
+            self.assertTrue(got["found"])
+            self.assertEqual(got["metadata"], concepts[7]["metadata"])
+        self.via_server(src)  # idempotent through the server as well
+        self.assertEqual(self.server.stop(), 0)
+        direct = self.path("direct")
+        self.run_import("--dir", direct, "--dimension", "4", src)
+        self.assertEqual(self.export(self.server.data_dir), self.export(direct))
+
+    def test_errors_through_the_server(self):
+        lines = [{"id": "a", "vector": [1, 2]},
+                 {"id": "b"},
+                 {"source": "b", "target": "nobody"},
+                 {"id": "c", "metadata": {f"k{i}": "v" for i in range(257)}}]
+        src = self.write("bad.jsonl", lines)
+        err = self.via_server(src, 1)
+        self.assertIn(f'{src}:1: field "vector": 2 numbers, but the store\'s dimension is 4', err)
+        self.assertIn(f'{src}:3: no such target concept', err)
+        self.assertIn("(or use --two-pass)", err)
+        self.assertIn(f'{src}:4: field "metadata": 257 entries, over the limit of 256', err)
+        self.assertIn("1 concepts and 0 associations loaded", err)
+
+    def test_export_refuses_a_store_in_use(self):
+        err = self.export(self.server.data_dir, expect=1)
+        self.assertIn(self.server.data_dir, err)
+
+    def test_no_server(self):
+        self.server.stop()
+        err = self.via_server(self.write("a.jsonl", [{"id": "a"}]), 1)
+        self.assertIn(f"connecting to 127.0.0.1:{self.server.port}", err)
+
+
+class Progress(ToolTest):
+    def test_progress_only_when_asked(self):
+        src = self.write("a.jsonl", [{"id": f"c{i}"} for i in range(10)])
+        quiet = self.run_import("--dir", self.path("s1"), src)
+        self.assertNotIn("progress:", quiet)
+        p = subprocess.run([IMPORT, "--progress", "--dir", self.path("s2"), src],
+                           capture_output=True, text=True, check=False)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("progress: [########################] 100%  10 records", p.stderr)
+        p = subprocess.run([EXPORT, "--progress", "--dir", self.path("s2")],
+                           capture_output=True, text=True, check=False)
+        self.assertIn("100%  10 records", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
