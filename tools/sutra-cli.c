@@ -42,7 +42,12 @@ struct opts {
 	/* search filter options (NULL / 0: not given) */
 	const char *meta, *reach, *ids;
 	uint32_t depth;
+	bool depth_given;
 	bool filter; /* any of them, or --type / --direction, was given */
+	/* graph query options */
+	uint64_t max_visited; /* 0: not given */
+	uint32_t paths;       /* path --paths N; 0: not given */
+	bool k_shortest, best;
 };
 
 struct cli {
@@ -398,27 +403,117 @@ static int cmd_neighbors(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* The GraphQuery options (--type, --direction, --max-visited; depth as
+ * given) of path, khop and hybrid. */
+static void graph_query(const struct opts *o, int64_t depth, struct sc_graph_query *q)
+{
+	sc_graph_query_default(q);
+	q->type = o->type;
+	q->direction = o->direction;
+	q->max_depth = depth < 0 ? -1 : depth > INT32_MAX ? INT32_MAX : (int)depth;
+	q->max_visited = o->max_visited;
+}
+
+static void print_path(const struct sc_val *path)
+{
+	for (uint32_t i = 0; i < sc_val_len(path); i++) {
+		fputs(i ? " -> " : "", stdout);
+		text_val(sc_val_at(path, i));
+	}
+	putchar('\n');
+}
+
+/* Which request `path` sends: FindPath unless an extension option asks
+ * for more (several paths, the most confident one, a type or direction). */
+static int queue_path(struct cli *c, char **argv, int *want)
+{
+	const struct opts *o = &c->o;
+	struct sc_graph_query q;
+
+	graph_query(o, o->max_depth, &q);
+	if (o->best) {
+		*want = SC_R_FIND_BEST_PATH_OK;
+		return sc_req_find_best_path(&c->conn, argv[0], argv[1], &q);
+	}
+	if (o->paths || o->k_shortest) {
+		*want = SC_R_FIND_PATHS_OK;
+		return sc_req_find_paths(&c->conn, argv[0], argv[1], &q, o->paths, o->k_shortest);
+	}
+	*want = SC_R_FIND_PATH_OK;
+	if (o->type >= 0 || o->direction || o->max_visited)
+		return sc_req_find_path_ex(&c->conn, argv[0], argv[1], &q);
+	return sc_req_find_path(&c->conn, argv[0], argv[1], o->max_depth);
+}
+
+static int print_paths(const struct sc_reply *r)
+{
+	const struct sc_val *paths = sc_field(r, "paths");
+
+	for (uint32_t i = 0; i < sc_val_len(paths); i++)
+		print_path(sc_val_at(paths, i));
+	if (field_bool(r, "truncated"))
+		puts("(more paths exist: list truncated)");
+	return 0;
+}
+
 static int cmd_path(struct cli *c, int argc, char **argv)
 {
-	const struct sc_val *path;
-	int rc;
+	double conf = 0;
+	int want, rc;
 
-	sc_req_find_path(&c->conn, argv[0], argv[1], c->o.max_depth);
-	if ((rc = call(c, SC_R_FIND_PATH_OK)))
+	if (c->o.best && (c->o.paths || c->o.k_shortest)) {
+		fprintf(stderr, "sutra-cli: path: --best does not go with --paths/--k-shortest\n");
+		return EXIT_USAGE;
+	}
+	if ((rc = queue_path(c, argv, &want))) {
+		fprintf(stderr, "sutra-cli: %s\n", sc_strerror(rc));
+		return EXIT_USAGE;
+	}
+	if ((rc = call(c, want)))
 		return rc;
-	if (!field_bool(&c->reply, "found")) {
+	bool found = want == SC_R_FIND_PATHS_OK ? sc_val_len(sc_field(&c->reply, "paths")) > 0
+	                                        : field_bool(&c->reply, "found");
+	if (!found) {
 		if (!c->o.json)
 			fprintf(stderr, "no path within %u hops\n", c->o.max_depth);
 		return EXIT_SERVER;
 	}
 	if (c->o.json)
 		return 0;
-	path = sc_field(&c->reply, "path");
-	for (uint32_t i = 0; i < sc_val_len(path); i++) {
-		fputs(i ? " -> " : "", stdout);
-		text_val(sc_val_at(path, i));
+	if (want == SC_R_FIND_PATHS_OK)
+		return print_paths(&c->reply);
+	print_path(sc_field(&c->reply, "path"));
+	if (want == SC_R_FIND_BEST_PATH_OK && sc_field_f64(&c->reply, "confidence", &conf) == 0)
+		printf("confidence %.6g\n", conf);
+	return 0;
+}
+
+static int cmd_khop(struct cli *c, int argc, char **argv)
+{
+	const struct sc_val *list, *h;
+	struct sc_graph_query q;
+	uint64_t depth;
+	double conf;
+	int rc;
+
+	graph_query(&c->o, c->o.depth_given ? (int64_t)c->o.depth : -1, &q);
+	if ((rc = sc_req_khop(&c->conn, argv[0], &q, c->o.limit))) {
+		fprintf(stderr, "sutra-cli: %s\n", sc_strerror(rc));
+		return EXIT_USAGE;
 	}
-	putchar('\n');
+	if ((rc = call(c, SC_R_KHOP_OK)) || c->o.json)
+		return rc;
+	list = sc_field(&c->reply, "results");
+	for (uint32_t i = 0; (h = sc_val_at(list, i)); i++) {
+		depth = 0, conf = 0;
+		sc_val_u64(sc_val_key(h, "depth"), &depth);
+		sc_val_f64(sc_val_key(h, "confidence"), &conf);
+		printf("%2" PRIu64 "  ", depth);
+		text_val(sc_val_key(h, "concept_id"));
+		printf("  %.6g\n", conf);
+	}
+	printf("%u concept(s)%s\n", sc_val_len(list),
+	       field_bool(&c->reply, "truncated") ? ", list truncated" : "");
 	return 0;
 }
 
@@ -517,6 +612,11 @@ static int cmd_search(struct cli *c, int argc, char **argv)
 		fprintf(stderr, "sutra-cli: bad vector '%s' (want 0.1,0.2,...)\n", argv[0]);
 		return EXIT_USAGE;
 	}
+	if (c->o.depth_given && c->o.depth == 0) { /* 0 would mean "not given" in a filter */
+		fprintf(stderr, "sutra-cli: search: bad or missing value for --depth (1..20)\n");
+		free(q);
+		return EXIT_USAGE;
+	}
 	rc = queue_search(c, q, dim);
 	free(q);
 	if (rc) {
@@ -534,6 +634,52 @@ static int cmd_search(struct cli *c, int argc, char **argv)
 	}
 	if (!sc_val_len(hits))
 		puts(c->o.filter ? "no matching vectors" : "no vectors");
+	return 0;
+}
+
+static void print_hybrid_hit(uint32_t rank, const struct sc_val *h)
+{
+	double score = 0, sim = 0, conf = 0;
+	uint64_t hops = 0;
+
+	sc_val_f64(sc_val_key(h, "score"), &score);
+	sc_val_f64(sc_val_key(h, "similarity"), &sim);
+	sc_val_f64(sc_val_key(h, "path_confidence"), &conf);
+	sc_val_u64(sc_val_key(h, "hops"), &hops);
+	printf("%3u. ", rank);
+	text_val(sc_val_key(h, "concept_id"));
+	printf("  score %.6f  similarity %.6f  confidence %.6g  hops %" PRIu64 "\n", score, sim,
+	       conf, hops);
+}
+
+static int cmd_hybrid(struct cli *c, int argc, char **argv)
+{
+	const struct sc_val *hits, *h;
+	struct sc_graph_query q;
+	uint32_t dim;
+	float *v = parse_vector(argv[0], &dim);
+	int rc;
+
+	if (!v) {
+		fprintf(stderr, "sutra-cli: bad vector '%s' (want 0.1,0.2,...)\n", argv[0]);
+		return EXIT_USAGE;
+	}
+	graph_query(&c->o, c->o.depth_given ? (int64_t)c->o.depth : -1, &q);
+	rc = sc_req_hybrid_search(&c->conn, v, dim, c->o.k, c->o.ef, &q, c->o.limit);
+	free(v);
+	if (rc) {
+		fprintf(stderr, "sutra-cli: %s\n", sc_strerror(rc));
+		return EXIT_USAGE;
+	}
+	if ((rc = call(c, SC_R_HYBRID_SEARCH_OK)) || c->o.json)
+		return rc;
+	hits = sc_field(&c->reply, "results");
+	for (uint32_t i = 0; (h = sc_val_at(hits, i)); i++)
+		print_hybrid_hit(i + 1, h);
+	if (!sc_val_len(hits))
+		puts("no results");
+	else if (field_bool(&c->reply, "truncated"))
+		puts("(more results exist: list truncated)");
 	return 0;
 }
 
@@ -623,11 +769,21 @@ static const struct command commands[] = {
     {"get", 1, "", "get ID", cmd_get, true},
     {"neighbors", 1, "--direction --type --limit",
      "neighbors ID [--direction out|in|both] [--type N] [--limit N]", cmd_neighbors, true},
-    {"path", 2, "--max-depth", "path A B [--max-depth N]", cmd_path, true},
+    {"path", 2, "--max-depth --type --direction --max-visited --paths --k-shortest --best",
+     "path A B [--max-depth N] [--type N] [--direction out|in|both] [--max-visited N]\n"
+     "         [--paths N [--k-shortest] | --best]",
+     cmd_path, true},
+    {"khop", 1, "--depth --type --direction --limit --max-visited",
+     "khop ID [--depth N] [--type N] [--direction out|in|both] [--limit N] [--max-visited N]",
+     cmd_khop, true},
     {"search", 1, "--k --ef --meta --reach --type --direction --depth --ids",
      "search 0.1,0.2,... [--k N] [--ef N] [--meta KEY=VALUE] [--ids A,B,...]\n"
      "         [--reach ID [--type N] [--direction out|in|both] [--depth N]]",
      cmd_search, true},
+    {"hybrid", 1, "--k --ef --depth --limit --type --direction --max-visited",
+     "hybrid 0.1,0.2,... [--k N] [--ef N] [--depth N] [--limit N] [--type N]\n"
+     "         [--direction out|in|both] [--max-visited N]",
+     cmd_hybrid, true},
     {"stats", 0, "--all", "stats [--all]", cmd_stats, true},
     {"health", 0, "", "health", cmd_health, true},
     {"delete", 1, "", "delete ID", cmd_delete, true},
@@ -648,6 +804,15 @@ static void usage(FILE *f)
 	fputs("search filters: hits must match every one given: metadata KEY=VALUE, one of\n"
 	      "  the ids, reachable from ID within --depth hops (default 1, at most 20) along\n"
 	      "  associations of --type (default any) in --direction (default both).\n"
+	      "Graph queries follow associations of --type (default any) in --direction\n"
+	      "  (default both) and give up after visiting --max-visited concepts (default\n"
+	      "  1000000). path: the shortest path within --max-depth hops (default 6); with\n"
+	      "  --paths N every shortest path (at most N), --k-shortest then longer simple\n"
+	      "  paths too, --best the most confident path (greatest product of confidences).\n"
+	      "  khop: the concepts within --depth hops (default 20), nearest first, at most\n"
+	      "  --limit (default 1000). hybrid: the --k nearest vectors (default 10) expanded\n"
+	      "  --depth hops (default 2) through the graph, ranked by similarity x path\n"
+	      "  confidence x 0.85^hops, at most --limit (default 100).\n"
 	      "Association types: 0 semantic, 1 causal, 2 temporal, 3 hierarchical, "
 	      "4 compositional.\n"
 	      "Exit status: 0 ok, 1 server error or not found, 2 usage or connection error.\n",
@@ -667,6 +832,15 @@ static bool parse_u32(const char *s, uint32_t max, uint32_t *out)
 		return false;
 	*out = (uint32_t)v;
 	return true;
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return *s && !*end && !errno && *s != '-';
 }
 
 static bool parse_float(const char *s, float *out)
@@ -707,8 +881,8 @@ static bool set_filter_option(struct opts *o, const char *name, const char *val,
 		*ok = (o->reach = val) != NULL;
 	else if (strcmp(name, "--ids") == 0)
 		*ok = (o->ids = val) != NULL;
-	else if (strcmp(name, "--depth") == 0) /* 0 would mean "not given": refused here */
-		*ok = parse_u32(val, UINT32_MAX, &o->depth) && o->depth > 0;
+	else if (strcmp(name, "--depth") == 0) /* search refuses 0 (khop, hybrid take it) */
+		*ok = (o->depth_given = parse_u32(val, INT32_MAX, &o->depth));
 	else
 		return false;
 	return true;
@@ -734,6 +908,10 @@ static bool set_option(struct opts *o, const char *name, const char *val)
 		return parse_u32(val, UINT32_MAX, &o->ef);
 	if (strcmp(name, "--limit") == 0)
 		return parse_u32(val, UINT32_MAX, &o->limit);
+	if (strcmp(name, "--max-visited") == 0) /* 0 would mean "not given" */
+		return parse_u64(val, &o->max_visited) && o->max_visited > 0;
+	if (strcmp(name, "--paths") == 0)
+		return parse_u32(val, UINT32_MAX, &o->paths) && o->paths > 0;
 	if (strcmp(name, "--type") == 0) {
 		if (!parse_u32(val, 255, &u))
 			return false;
@@ -766,7 +944,21 @@ static void reset_command_options(struct opts *o)
 {
 	o->max_depth = 6, o->k = 10, o->ef = 64, o->limit = 0, o->type = -1;
 	o->confidence = 1.0f, o->strength = 1.0f, o->direction = 0, o->all = false;
-	o->meta = o->reach = o->ids = NULL, o->depth = 0, o->filter = false;
+	o->meta = o->reach = o->ids = NULL, o->depth = 0, o->depth_given = false;
+	o->filter = false, o->max_visited = 0, o->paths = 0, o->k_shortest = o->best = false;
+}
+
+/* Options without a value; false if name is not one. */
+static bool set_flag(struct opts *o, const char *name)
+{
+	bool *flag = strcmp(name, "--all") == 0          ? &o->all
+	             : strcmp(name, "--k-shortest") == 0 ? &o->k_shortest
+	             : strcmp(name, "--best") == 0       ? &o->best
+	                                                 : NULL;
+
+	if (flag)
+		*flag = true;
+	return flag != NULL;
 }
 
 /* Splits argv into positionals (pos) and options; EXIT_USAGE on a bad one. */
@@ -790,8 +982,8 @@ static int parse_command_args(const struct command *cmd, struct opts *o, int arg
 			fprintf(stderr, "sutra-cli: %s: unknown option %s\n", cmd->name, argv[i]);
 			return EXIT_USAGE;
 		}
-		if (strcmp(argv[i], "--all") == 0) {
-			o->all = true;
+		if (set_flag(o, argv[i])) {
+			continue;
 		} else if (i + 1 >= argc || !set_option(o, argv[i], argv[i + 1])) {
 			fprintf(stderr, "sutra-cli: %s: bad or missing value for %s\n", cmd->name,
 			        argv[i]);

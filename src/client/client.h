@@ -137,6 +137,10 @@ enum sc_resp {
 	SC_R_SERVER_INFO_OK,
 	SC_R_STATS_EXTENDED_OK,
 	SC_R_SET_ENCODING_OK,
+	SC_R_FIND_PATHS_OK,
+	SC_R_FIND_BEST_PATH_OK,
+	SC_R_KHOP_OK,
+	SC_R_HYBRID_SEARCH_OK,
 	SC_R_COUNT
 };
 
@@ -295,6 +299,18 @@ struct sc_vector_filter {
 	size_t id_count;
 };
 
+/* The GraphQuery of the graph requests: which associations a traversal
+ * follows and how far. Fields left at the sc_graph_query_default values are
+ * sent as nil, so the server's defaults apply (any type, both directions,
+ * depth 20 -- HybridSearch 2 --, a budget of 1,000,000 visited concepts). */
+struct sc_graph_query {
+	int type;             /* < 0: any */
+	int direction;        /* SC_DIR_*; 0: the server's default (both) */
+	int max_depth;        /* 0..20; < 0: the server's default */
+	uint64_t max_visited; /* 0: the server's default */
+};
+void sc_graph_query_default(struct sc_graph_query *q);
+
 /* An already encoded payload (no frame header), copied as is. */
 int sc_req_raw(struct sc_conn *c, const void *payload, size_t n);
 
@@ -344,5 +360,17 @@ int sc_req_set_encoding(struct sc_conn *c, bool named);
 /* f NULL: no filter (the plain search, answered VectorSearchOk like it) */
 int sc_req_vector_search_filtered(struct sc_conn *c, const float *query, uint32_t dim, uint32_t k,
                                   uint32_t ef_search, const struct sc_vector_filter *f);
+/* Graph queries; q NULL: every default. Counts of 0 are sent as nil (the
+ * server's default: max_paths 10, KHop limit 1000, k_seeds 10, HybridSearch
+ * limit 100). FindPathEx is answered FindPathOk, like FindPath. */
+int sc_req_find_path_ex(struct sc_conn *c, const char *start, const char *end,
+                        const struct sc_graph_query *q);
+int sc_req_find_paths(struct sc_conn *c, const char *start, const char *end,
+                      const struct sc_graph_query *q, uint32_t max_paths, bool k_shortest);
+int sc_req_find_best_path(struct sc_conn *c, const char *start, const char *end,
+                          const struct sc_graph_query *q);
+int sc_req_khop(struct sc_conn *c, const char *id, const struct sc_graph_query *q, uint32_t limit);
+int sc_req_hybrid_search(struct sc_conn *c, const float *query, uint32_t dim, uint32_t k_seeds,
+                         uint32_t ef_search, const struct sc_graph_query *q, uint32_t limit);
 
 #endif

@@ -95,6 +95,9 @@ static const char *const f_stats_ext[] = {"concepts",
                                           "uptime_us",
                                           NULL};
 static const char *const f_named[] = {"named", NULL};
+static const char *const f_paths_cut[] = {"paths", "truncated", NULL};
+static const char *const f_best_path[] = {"found", "path", "confidence", NULL};
+static const char *const f_results_cut[] = {"results", "truncated", NULL};
 
 static const struct {
 	const char *name;
@@ -128,6 +131,10 @@ static const struct {
     {"ServerInfoOk", f_info},
     {"StatsExtendedOk", f_stats_ext},
     {"SetEncodingOk", f_named},
+    {"FindPathsOk", f_paths_cut},
+    {"FindBestPathOk", f_best_path},
+    {"KHopOk", f_results_cut},
+    {"HybridSearchOk", f_results_cut},
 };
 
 const char *sc_resp_name(int kind)

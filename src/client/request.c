@@ -539,3 +539,106 @@ int sc_req_vector_search_filtered(struct sc_conn *c, const float *query, uint32_
 	f ? put_vector_filter(c, f) : mp_put_nil(b);
 	return end_frame(c);
 }
+
+/* ---- graph queries ------------------------------------------------------------------------- */
+
+void sc_graph_query_default(struct sc_graph_query *q)
+{
+	*q = (struct sc_graph_query){.type = -1, .direction = 0, .max_depth = -1, .max_visited = 0};
+}
+
+static void put_graph_query(struct sc_conn *c, const struct sc_graph_query *q)
+{
+	static const char *const dirs[] = {NULL, "out", "in", "both"};
+	struct mpbuf *b = &c->req;
+
+	if (!q) {
+		mp_put_nil(b);
+		return;
+	}
+	object(c, 4);
+	key(c, "assoc_type"), put_opt_uint(b, q->type >= 0, (uint64_t)q->type);
+	key(c, "direction"), put_opt_str(b, dirs[q->direction]);
+	key(c, "max_depth"), put_opt_uint(b, q->max_depth >= 0, (uint64_t)q->max_depth);
+	key(c, "max_visited"), put_opt_uint(b, q->max_visited > 0, q->max_visited);
+}
+
+static bool graph_query_ok(struct sc_conn *c, const struct sc_graph_query *q)
+{
+	if (!q || (q->direction >= 0 && q->direction <= SC_DIR_BOTH))
+		return true;
+	snprintf(c->err, sizeof c->err, "bad graph query direction %d", q->direction);
+	return false;
+}
+
+/* FindPathEx and FindBestPath: {start_id, end_id, query}. */
+static int path_request(struct sc_conn *c, const char *name, const char *start, const char *end,
+                        const struct sc_graph_query *q)
+{
+	struct mpbuf *b = begin_frame(c);
+
+	if (!graph_query_ok(c, q))
+		return SC_EINVAL;
+	head(c, NO_INDEX, name, 3);
+	key(c, "start_id"), mp_put_cstr(b, start);
+	key(c, "end_id"), mp_put_cstr(b, end);
+	key(c, "query"), put_graph_query(c, q);
+	return end_frame(c);
+}
+
+int sc_req_find_path_ex(struct sc_conn *c, const char *start, const char *end,
+                        const struct sc_graph_query *q)
+{
+	return path_request(c, "FindPathEx", start, end, q);
+}
+
+int sc_req_find_best_path(struct sc_conn *c, const char *start, const char *end,
+                          const struct sc_graph_query *q)
+{
+	return path_request(c, "FindBestPath", start, end, q);
+}
+
+int sc_req_find_paths(struct sc_conn *c, const char *start, const char *end,
+                      const struct sc_graph_query *q, uint32_t max_paths, bool k_shortest)
+{
+	struct mpbuf *b = begin_frame(c);
+
+	if (!graph_query_ok(c, q))
+		return SC_EINVAL;
+	head(c, NO_INDEX, "FindPaths", 5);
+	key(c, "start_id"), mp_put_cstr(b, start);
+	key(c, "end_id"), mp_put_cstr(b, end);
+	key(c, "query"), put_graph_query(c, q);
+	key(c, "max_paths"), put_opt_uint(b, max_paths > 0, max_paths);
+	key(c, "k_shortest"), mp_put_bool(b, k_shortest);
+	return end_frame(c);
+}
+
+int sc_req_khop(struct sc_conn *c, const char *id, const struct sc_graph_query *q, uint32_t limit)
+{
+	struct mpbuf *b = begin_frame(c);
+
+	if (!graph_query_ok(c, q))
+		return SC_EINVAL;
+	head(c, NO_INDEX, "KHop", 3);
+	key(c, "concept_id"), mp_put_cstr(b, id);
+	key(c, "query"), put_graph_query(c, q);
+	key(c, "limit"), put_opt_uint(b, limit > 0, limit);
+	return end_frame(c);
+}
+
+int sc_req_hybrid_search(struct sc_conn *c, const float *query, uint32_t dim, uint32_t k_seeds,
+                         uint32_t ef_search, const struct sc_graph_query *q, uint32_t limit)
+{
+	struct mpbuf *b = begin_frame(c);
+
+	if (!graph_query_ok(c, q))
+		return SC_EINVAL;
+	head(c, NO_INDEX, "HybridSearch", 5);
+	key(c, "query_vector"), put_f32s(b, query, query ? dim : 0);
+	key(c, "k_seeds"), put_opt_uint(b, k_seeds > 0, k_seeds);
+	key(c, "ef_search"), mp_put_uint(b, ef_search);
+	key(c, "query"), put_graph_query(c, q);
+	key(c, "limit"), put_opt_uint(b, limit > 0, limit);
+	return end_frame(c);
+}

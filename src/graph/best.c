@@ -17,7 +17,7 @@
 #include "util/alloc.h"
 #include "util/err.h"
 
-#define LABELS_PER_VISIT 8 /* labels allowed per visited concept */
+#define LABELS_PER_VISIT 4 /* labels allowed per visited concept */
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
 {

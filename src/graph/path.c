@@ -130,7 +130,9 @@ int sutra_find_path_ex(sutra_db *db, const sutra_id *from, const sutra_id *to,
 	epoch_enter();
 	if (!store_find(&db->store, from->b) || !store_find(&db->store, to->b))
 		rc = err_set(SUTRA_ENOTFOUND, "no such concept");
-	else if ((rc = search(db, from->b, to->b, &q, sd, &m)) == 0 && m.total == 0)
+	else if ((rc = search(db, from->b, to->b, &q, sd, &m)) == SUTRA_ETOOBIG)
+		rc = graph_budget_error(q.max_visited); /* each side had half of it */
+	else if (rc == 0 && m.total == 0)
 		bfs_path(&sd[0].b, 0, false, path, len);
 	else if (rc == 0 && m.total != UINT32_MAX)
 		join(&sd[0], &sd[1], &m, path, len);

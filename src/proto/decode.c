@@ -31,6 +31,15 @@ void proto_limits_default(struct proto_limits *l)
 	l->max_nesting = 32;
 	l->max_meta = 256;
 	l->max_filter_ids = SUTRA_MAX_FILTER_IDS; /* more would only be refused by the engine */
+	/* The graph extensions. The visit budget bounds a traversal's memory:
+	 * a breadth-first walk keeps up to ~80 bytes per visited concept (less
+	 * than 1 GB at the cap); the most-confident-path search up to 8 labels
+	 * of ~45 bytes each per visit on top. Result counts bound the reply
+	 * (KHop: about 70 bytes a hit, 7 MB at most). */
+	l->max_visited = 2000000;
+	l->max_paths = 1000; /* the engine's own cap */
+	l->max_khop = 100000;
+	l->max_hybrid = 10000;
 }
 
 /* a * b + c, saturating at SIZE_MAX. */
@@ -63,6 +72,8 @@ size_t proto_arena_bound(size_t n, const struct proto_limits *lim)
 	filtered = sat_muladd(1, filtered, vec);
 	if (filtered > by_limits) /* VectorSearchFiltered: query vector and ids */
 		by_limits = filtered;
+	/* HybridSearch's query vector is covered by vec; the other graph
+	 * extensions allocate nothing */
 	by_limits = sat_muladd(1, by_limits, PROTO_ARENA_SLACK);
 	return by_frame < by_limits ? by_frame : by_limits;
 }
@@ -314,7 +325,7 @@ int pd_struct_read(struct dctx *d, const struct pd_struct *s, void *base)
 		return -1;
 	rc = v.kind == MPK_MAP ? struct_map(d, s, base, v.n) : struct_array(d, s, base, v.n);
 	pd_leave(d);
-	return rc;
+	return rc == 0 && s->finish ? s->finish(d, base) : rc;
 }
 
 /* ---- variants ------------------------------------------------------------ */

@@ -60,6 +60,9 @@ struct pd_struct {
 	const struct pd_field *fields;
 	uint32_t nfields;             /* <= 32 */
 	void (*defaults)(void *base); /* NULL: the caller zeroed base */
+	/* Runs once every field was read (NULL: none): fills the defaults that
+	 * depend on the limits, checks rules that span fields. */
+	int (*finish)(struct dctx *d, void *base);
 };
 
 struct pd_variant {
@@ -99,6 +102,11 @@ int pd_f_u32_sat(struct dctx *d, const struct pd_field *f, void *base);
 int pd_f_depth(struct dctx *d, const struct pd_field *f, void *base);
 int pd_f_reach_depth(struct dctx *d, const struct pd_field *f, void *base);
 int pd_f_k(struct dctx *d, const struct pd_field *f, void *base);
+int pd_f_max_visited(struct dctx *d, const struct pd_field *f, void *base);
+int pd_f_max_paths(struct dctx *d, const struct pd_field *f, void *base);
+int pd_f_khop_limit(struct dctx *d, const struct pd_field *f, void *base);
+int pd_f_hybrid_limit(struct dctx *d, const struct pd_field *f, void *base);
+int pd_f_k_seeds(struct dctx *d, const struct pd_field *f, void *base);
 int pd_f_i64(struct dctx *d, const struct pd_field *f, void *base);
 int pd_f_uint64(struct dctx *d, const struct pd_field *f, void *base);
 int pd_f_f32(struct dctx *d, const struct pd_field *f, void *base);

@@ -197,6 +197,52 @@ int pd_f_k(struct dctx *d, const struct pd_field *f, void *base)
 	return 0;
 }
 
+/* A count that must be 1..max: 0 would ask for nothing, surely a mistake. */
+static int count_in(struct dctx *d, uint64_t *x, uint64_t max)
+{
+	if (get_uint(d, x, "uint") != 0)
+		return -1;
+	if (*x < 1 || *x > max)
+		return pd_fail(d, "must be 1..%llu, got %llu", (unsigned long long)max,
+		               (unsigned long long)*x);
+	return 0;
+}
+
+static int count_u32(struct dctx *d, const struct pd_field *f, void *base, uint32_t max)
+{
+	uint64_t x = 0;
+
+	if (count_in(d, &x, max) != 0)
+		return -1;
+	*AT(base, f->off, uint32_t) = (uint32_t)x;
+	return 0;
+}
+
+int pd_f_max_visited(struct dctx *d, const struct pd_field *f, void *base)
+{
+	return count_in(d, AT(base, f->off, uint64_t), d->lim->max_visited);
+}
+
+int pd_f_max_paths(struct dctx *d, const struct pd_field *f, void *base)
+{
+	return count_u32(d, f, base, d->lim->max_paths);
+}
+
+int pd_f_khop_limit(struct dctx *d, const struct pd_field *f, void *base)
+{
+	return count_u32(d, f, base, d->lim->max_khop);
+}
+
+int pd_f_hybrid_limit(struct dctx *d, const struct pd_field *f, void *base)
+{
+	return count_u32(d, f, base, d->lim->max_hybrid);
+}
+
+int pd_f_k_seeds(struct dctx *d, const struct pd_field *f, void *base)
+{
+	return count_u32(d, f, base, d->lim->max_k);
+}
+
 int pd_f_i64(struct dctx *d, const struct pd_field *f, void *base)
 {
 	struct mpval v;

@@ -58,8 +58,14 @@ enum req_kind {
 	REQ_SERVER_INFO,            /* ServerInfo (unit) */
 	REQ_STATS_EXTENDED,         /* StatsExtended (unit) */
 	REQ_SET_ENCODING,           /* SetEncoding {named: bool} (this connection's replies) */
-	REQ_VECTOR_SEARCH_FILTERED /* VectorSearchFiltered {query_vector, k, ef_search?, filter?} */
+	REQ_VECTOR_SEARCH_FILTERED, /* {query_vector, k, ef_search?, filter?} */
+	REQ_FIND_PATH_EX,           /* {start_id, end_id, query?} */
+	REQ_FIND_PATHS,             /* {start_id, end_id, query?, max_paths?, k_shortest?} */
+	REQ_FIND_BEST_PATH,         /* {start_id, end_id, query?} */
+	REQ_KHOP,                   /* {concept_id, query?, limit?} */
+	REQ_HYBRID_SEARCH           /* {query_vector, k_seeds?, ef_search?, query?, limit?} */
 };
+#define REQ_LAST REQ_HYBRID_SEARCH
 
 enum proto_encoding { ENC_COMPACT = 0, ENC_NAMED = 1 };
 
@@ -78,6 +84,10 @@ struct proto_limits {
 	uint32_t max_meta;       /* metadata entries per concept, 256 */
 	uint32_t max_filter_ids; /* ids in a VectorSearchFiltered filter, 100000
 	                          * (the engine's SUTRA_MAX_FILTER_IDS) */
+	uint64_t max_visited;    /* GraphQuery.max_visited, 2000000 (memory: ~50 bytes a visit) */
+	uint32_t max_paths;      /* FindPaths.max_paths, 1000 */
+	uint32_t max_khop;       /* KHop.limit, 100000 */
+	uint32_t max_hybrid;     /* HybridSearch.limit, 10000 */
 };
 
 void proto_limits_default(struct proto_limits *l);
@@ -124,6 +134,17 @@ struct search_filter {
 	uint32_t reach_depth;   /* 1..max_depth */
 	struct pstr *ids;       /* NULL when id_count is 0 (has_ids says whether given) */
 	uint32_t id_count;      /* <= max_filter_ids */
+};
+
+/* The GraphQuery of the graph extensions: which associations a traversal
+ * follows and how far (the engine's sutra_graph_query). Defaults, filled
+ * by the request before the query is read: any type, both directions,
+ * max_depth 20 (HybridSearch 2), max_visited 1000000. */
+struct graph_query {
+	int type;             /* -1 any or 0..4 */
+	int direction;        /* 1 out, 2 in, 3 both */
+	uint32_t max_depth;   /* 0..max_depth */
+	uint64_t max_visited; /* 1..max_visited */
 };
 
 struct request {
@@ -184,6 +205,25 @@ struct request {
 			uint32_t dim, k, ef_search;
 			struct search_filter filter;
 		} vector_filtered;
+		struct { /* FindPathEx, FindPaths, FindBestPath */
+			struct pstr start, end;
+			struct graph_query q;
+			uint32_t max_paths; /* FindPaths: 1..max_paths (default 10) */
+			bool k_shortest;    /* FindPaths (default false) */
+		} graph_path;
+		struct {
+			struct pstr id;
+			struct graph_query q;
+			uint32_t limit; /* 1..max_khop (default 1000) */
+		} khop;
+		struct {
+			float *vec;
+			uint32_t dim;
+			uint32_t k_seeds; /* 1..max_k (default 10) */
+			uint32_t ef_search;
+			struct graph_query q;
+			uint32_t limit; /* 1..max_hybrid (default 100) */
+		} hybrid;
 	} u;
 };
 
@@ -213,7 +253,10 @@ int proto_decode(const uint8_t *p, size_t n, const struct proto_limits *lim, str
  *   LearnAssociation and AssocItem confidence 1.0; VectorSearch ef_search 0
  *   (the engine then uses k); ConceptItem vector/metadata none, strength and
  *   confidence 1.0; GetNeighborsDetailed direction 3, type -1, limit 0;
- *   VectorSearchFiltered ef_search 0, filter none (every has_* false).
+ *   VectorSearchFiltered ef_search 0, filter none (every has_* false);
+ *   GraphQuery as a whole and each of its fields (see struct graph_query);
+ *   FindPaths max_paths 10, k_shortest false; KHop limit 1000; HybridSearch
+ *   k_seeds 10, ef_search 0, limit 100.
  *   Any optional field may also be given as nil (= absent).
  *
  * Arena size. Every array is allocated only after its count has been
@@ -229,7 +272,8 @@ int proto_decode(const uint8_t *p, size_t n, const struct proto_limits *lim, str
  * PROTO_ARENA_PER_BYTE * n + PROTO_ARENA_SLACK bytes of arena, and never
  * more than the most the limits allow (with the default limits,
  * LearnConcepts: 1000 items with 2048-dim vectors and 256 metadata entries,
- * about 16.5 MB; VectorSearchFiltered with 100000 ids needs about 1.6 MB).
+ * about 16.5 MB; VectorSearchFiltered with 100000 ids needs about 1.6 MB;
+ * the graph extensions allocate only HybridSearch's query vector).
  * proto_arena_bound(n, lim) returns the smaller of the two; an arena of that
  * capacity never runs out. A smaller one fails the request with
  * "Request needs more decode memory than the server allows (N bytes)". */

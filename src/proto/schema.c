@@ -5,11 +5,11 @@
  * extensions, which have names only. A field is required when the Rust type
  * had no default; optional ones (LearnOptions as a whole, strengths,
  * confidences, ef_search, every LearnOptions and SemanticFilter field, the
- * GetNeighborsDetailed filters, the VectorSearchFiltered filter) take the
- * defaults set here. The semantic variants 8..12 are decoded into scratch
- * structs only to be checked: the server does not implement them yet, but a
- * malformed one must still get a decode error rather than a "not enabled"
- * answer.
+ * GetNeighborsDetailed filters, the VectorSearchFiltered filter, the graph
+ * queries' GraphQuery and counts) take the defaults set here. The semantic
+ * variants 8..12 are decoded into scratch structs only to be checked: the
+ * server does not implement them yet, but a malformed one must still get a
+ * decode error rather than a "not enabled" answer.
  */
 #include "proto/decode.h"
 
@@ -66,7 +66,7 @@ static const struct pd_field filter_fields[] = {
     {"min_confidence", pd_f_f32, offsetof(struct sem_filter, min_confidence), 0, false},
     {"required_terms", pd_f_str_list, 0, 0, false},
 };
-static const struct pd_struct filter_s = {FIELDS(filter_fields), NULL};
+static const struct pd_struct filter_s = {FIELDS(filter_fields), NULL, NULL};
 
 static int f_filter(struct dctx *d, const struct pd_field *f, void *base)
 {
@@ -120,7 +120,7 @@ static const struct pd_field options_fields[] = {
     {"strength", pd_f_f32, LO(strength), 0, false},
     {"confidence", pd_f_f32, LO(confidence), 0, false},
 };
-static const struct pd_struct options_s = {FIELDS(options_fields), options_defaults};
+static const struct pd_struct options_s = {FIELDS(options_fields), options_defaults, NULL};
 
 static int f_options(struct dctx *d, const struct pd_field *f, void *base)
 {
@@ -212,7 +212,8 @@ static const struct pd_field concept_item_fields[] = {
     {"confidence", pd_f_f32, CI(confidence), 0, false},
     {"metadata", pd_f_meta, 0, 0, false},
 };
-static const struct pd_struct concept_item_s = {FIELDS(concept_item_fields), concept_item_defaults};
+static const struct pd_struct concept_item_s = {FIELDS(concept_item_fields), concept_item_defaults,
+                                                NULL};
 
 #define AI(m) offsetof(struct assoc_item, m)
 static const struct pd_field assoc_item_fields[] = {
@@ -221,7 +222,7 @@ static const struct pd_field assoc_item_fields[] = {
     {"assoc_type", pd_f_assoc_type, AI(type), 0, true},
     {"confidence", pd_f_f32, AI(confidence), 0, false},
 };
-static const struct pd_struct assoc_item_s = {FIELDS(assoc_item_fields), assoc_item_defaults};
+static const struct pd_struct assoc_item_s = {FIELDS(assoc_item_fields), assoc_item_defaults, NULL};
 
 static int f_concepts(struct dctx *d, const struct pd_field *f, void *base)
 {
@@ -298,7 +299,7 @@ static const struct pd_field search_filter_fields[] = {
     {"ids", f_filter_ids, 0, 0, false},
 };
 static const struct pd_struct search_filter_s = {FIELDS(search_filter_fields),
-                                                 search_filter_defaults};
+                                                 search_filter_defaults, NULL};
 
 /* The rules that span fields, then the reachability defaults: any type,
  * both directions (as GetNeighbors and FindPath walk), direct neighbours. */
@@ -337,9 +338,132 @@ static const struct pd_field vector_filtered_fields[] = {
     {"filter", f_search_filter, RQ(vector_filtered.filter), 0, false},
 };
 
+/* ---- the graph queries --------------------------------------------------- */
+
+/* GraphQuery has no defaults of its own: the request presets them (its
+ * max_depth differs) and a query map overrides only what it gives. A depth
+ * or budget left unset is resolved against the limits once the payload is
+ * read, so a default never exceeds a limit (20 and 1000000 with the
+ * default limits; HybridSearch's depth 2). */
+#define DEPTH_NOT_GIVEN    UINT32_MAX
+#define PATH_DEPTH_DEFAULT 20
+#define HYBRID_DEPTH       2
+#define VISITED_DEFAULT    1000000
+
+#define GQ(m) offsetof(struct graph_query, m)
+static const struct pd_field graph_query_fields[] = {
+    {"assoc_type", pd_f_type_or_any, GQ(type), 0, false},
+    {"direction", pd_f_direction, GQ(direction), 0, false},
+    {"max_depth", pd_f_depth, GQ(max_depth), 0, false},
+    {"max_visited", pd_f_max_visited, GQ(max_visited), 0, false},
+};
+static const struct pd_struct graph_query_s = {FIELDS(graph_query_fields), NULL, NULL};
+
+static int f_graph_query(struct dctx *d, const struct pd_field *f, void *base)
+{
+	return pd_struct_read(d, &graph_query_s, (char *)base + f->off);
+}
+
+static void graph_query_preset(void *base, uint16_t off)
+{
+	*(struct graph_query *)((char *)base + off) = (struct graph_query){
+	    .type = -1, .direction = 3, .max_depth = DEPTH_NOT_GIVEN, .max_visited = 0};
+}
+
+static void graph_query_resolve(const struct dctx *d, void *base, uint16_t off, uint32_t depth)
+{
+	struct graph_query *q = (struct graph_query *)((char *)base + off);
+
+	if (q->max_depth == DEPTH_NOT_GIVEN)
+		q->max_depth = depth < d->lim->max_depth ? depth : d->lim->max_depth;
+	if (q->max_visited == 0)
+		q->max_visited =
+		    VISITED_DEFAULT < d->lim->max_visited ? VISITED_DEFAULT : d->lim->max_visited;
+}
+
+static void graph_path_defaults(void *base)
+{
+	graph_query_preset(base, RQ(graph_path.q));
+	*(uint32_t *)((char *)base + RQ(graph_path.max_paths)) = 10;
+}
+
+static int graph_path_finish(struct dctx *d, void *base)
+{
+	uint32_t *max_paths = (uint32_t *)((char *)base + RQ(graph_path.max_paths));
+
+	graph_query_resolve(d, base, RQ(graph_path.q), PATH_DEPTH_DEFAULT);
+	if (*max_paths > d->lim->max_paths) /* the default, under tighter limits */
+		*max_paths = d->lim->max_paths;
+	return 0;
+}
+
+static void khop_defaults(void *base)
+{
+	graph_query_preset(base, RQ(khop.q));
+	*(uint32_t *)((char *)base + RQ(khop.limit)) = 1000;
+}
+
+static int khop_finish(struct dctx *d, void *base)
+{
+	uint32_t *limit = (uint32_t *)((char *)base + RQ(khop.limit));
+
+	graph_query_resolve(d, base, RQ(khop.q), PATH_DEPTH_DEFAULT);
+	if (*limit > d->lim->max_khop)
+		*limit = d->lim->max_khop;
+	return 0;
+}
+
+static void hybrid_defaults(void *base)
+{
+	graph_query_preset(base, RQ(hybrid.q));
+	*(uint32_t *)((char *)base + RQ(hybrid.k_seeds)) = 10;
+	*(uint32_t *)((char *)base + RQ(hybrid.limit)) = 100;
+}
+
+static int hybrid_finish(struct dctx *d, void *base)
+{
+	uint32_t *k = (uint32_t *)((char *)base + RQ(hybrid.k_seeds));
+	uint32_t *limit = (uint32_t *)((char *)base + RQ(hybrid.limit));
+
+	graph_query_resolve(d, base, RQ(hybrid.q), HYBRID_DEPTH);
+	if (*k > d->lim->max_k)
+		*k = d->lim->max_k;
+	if (*limit > d->lim->max_hybrid)
+		*limit = d->lim->max_hybrid;
+	return 0;
+}
+
+/* FindPathEx and FindBestPath; FindPaths adds its counts. */
+static const struct pd_field graph_path_fields[] = {
+    {"start_id", pd_f_str, RQ(graph_path.start), 0, true},
+    {"end_id", pd_f_str, RQ(graph_path.end), 0, true},
+    {"query", f_graph_query, RQ(graph_path.q), 0, false},
+};
+static const struct pd_field find_paths_fields[] = {
+    {"start_id", pd_f_str, RQ(graph_path.start), 0, true},
+    {"end_id", pd_f_str, RQ(graph_path.end), 0, true},
+    {"query", f_graph_query, RQ(graph_path.q), 0, false},
+    {"max_paths", pd_f_max_paths, RQ(graph_path.max_paths), 0, false},
+    {"k_shortest", pd_f_bool, RQ(graph_path.k_shortest), 0, false},
+};
+static const struct pd_field khop_fields[] = {
+    {"concept_id", pd_f_str, RQ(khop.id), 0, true},
+    {"query", f_graph_query, RQ(khop.q), 0, false},
+    {"limit", pd_f_khop_limit, RQ(khop.limit), 0, false},
+};
+static const struct pd_field hybrid_fields[] = {
+    {"query_vector", pd_f_f32vec, RQ(hybrid.vec), RQ(hybrid.dim), true},
+    {"k_seeds", pd_f_k_seeds, RQ(hybrid.k_seeds), 0, false},
+    {"ef_search", pd_f_u32, RQ(hybrid.ef_search), 0, false},
+    {"query", f_graph_query, RQ(hybrid.q), 0, false},
+    {"limit", pd_f_hybrid_limit, RQ(hybrid.limit), 0, false},
+};
+
 /* ---- the variant table --------------------------------------------------- */
 
-#define PAYLOAD(fields, defaults) (&(const struct pd_struct){FIELDS(fields), defaults})
+#define PAYLOAD(fields, defaults) (&(const struct pd_struct){FIELDS(fields), defaults, NULL})
+#define PAYLOAD_FINISH(fields, defaults, finish)                                                   \
+	(&(const struct pd_struct){FIELDS(fields), defaults, finish})
 
 const struct pd_variant pd_variants[] = {
     {"LearnConceptV2", PAYLOAD(learn_v2_fields, learn_v2_defaults), REQ_LEARN_CONCEPT_V2, false},
@@ -374,5 +498,14 @@ const struct pd_variant pd_variants[] = {
     {"SetEncoding", PAYLOAD(set_encoding_fields, NULL), REQ_SET_ENCODING, false},
     {"VectorSearchFiltered", PAYLOAD(vector_filtered_fields, NULL), REQ_VECTOR_SEARCH_FILTERED,
      false},
+    {"FindPathEx", PAYLOAD_FINISH(graph_path_fields, graph_path_defaults, graph_path_finish),
+     REQ_FIND_PATH_EX, false},
+    {"FindPaths", PAYLOAD_FINISH(find_paths_fields, graph_path_defaults, graph_path_finish),
+     REQ_FIND_PATHS, false},
+    {"FindBestPath", PAYLOAD_FINISH(graph_path_fields, graph_path_defaults, graph_path_finish),
+     REQ_FIND_BEST_PATH, false},
+    {"KHop", PAYLOAD_FINISH(khop_fields, khop_defaults, khop_finish), REQ_KHOP, false},
+    {"HybridSearch", PAYLOAD_FINISH(hybrid_fields, hybrid_defaults, hybrid_finish),
+     REQ_HYBRID_SEARCH, false},
 };
 const size_t pd_nvariants = sizeof(pd_variants) / sizeof(pd_variants[0]);

@@ -308,6 +308,12 @@ int dispatch_request(struct conn *c, const struct request *r, struct mpbuf *out)
 	case REQ_SET_ENCODING:
 	case REQ_VECTOR_SEARCH_FILTERED:
 		return dispatch_ext(c, r, out);
+	case REQ_FIND_PATH_EX:
+	case REQ_FIND_PATHS:
+	case REQ_FIND_BEST_PATH:
+	case REQ_KHOP:
+	case REQ_HYBRID_SEARCH:
+		return dispatch_graph(c, r, out);
 	default:
 		return dispatch_write(c, r, out);
 	}

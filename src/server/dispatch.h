@@ -41,6 +41,9 @@ void dispatch_search_reply(struct mpbuf *out, int enc, const sutra_hit *hits, si
 int dispatch_write(struct conn *c, const struct request *r, struct mpbuf *out);
 void dispatch_write_finish(struct slot *s, struct mpbuf *out);
 
+/* dispatch_graph.c: the graph query extensions (replies named). */
+int dispatch_graph(struct conn *c, const struct request *r, struct mpbuf *out);
+
 /* dispatch_ext.c: the extension reads (replies always named). */
 int dispatch_ext(struct conn *c, const struct request *r, struct mpbuf *out);
 /* The encoding of replies to requests of this kind on c. */

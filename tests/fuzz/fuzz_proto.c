@@ -8,7 +8,8 @@
  * it was. A decoded request must keep the promises of proto.h: strings
  * inside the input, arrays inside the used arena, every limit respected,
  * association types 0..4, finite strengths and confidences, metadata keys
- * 1..255 bytes, filter conditions complete and in range. It is then
+ * 1..255 bytes, filter conditions complete and in range, graph queries and
+ * their counts within the limits (defaults included). It is then
  * re-encoded (as a map by field name, and as arrays in field order) and
  * decoded again; both must re-encode to the same bytes, so nothing was lost
  * or misplaced.
@@ -112,6 +113,52 @@ static void check_search_filter(const struct run *r, const struct search_filter 
 		check_str(r, f->ids[i], UINT32_MAX);
 }
 
+static void check_graph_query(const struct run *r, const struct graph_query *g)
+{
+	if (g->type < -1 || g->type > 4 || g->direction < 1 || g->direction > 3 ||
+	    g->max_depth > r->lim->max_depth || g->max_visited < 1 ||
+	    g->max_visited > r->lim->max_visited)
+		fuzz_fail(
+		    "a graph query out of range (type %d, direction %d, depth %u, visited %llu)",
+		    g->type, g->direction, g->max_depth, (unsigned long long)g->max_visited);
+}
+
+static void check_count(uint32_t n, uint32_t max, const char *what)
+{
+	if (n < 1 || n > max)
+		fuzz_fail("%s %u accepted (1..%u)", what, n, max);
+}
+
+static void check_graph(const struct run *r, const struct request *q)
+{
+	const struct proto_limits *l = r->lim;
+
+	switch (q->kind) {
+	case REQ_FIND_PATH_EX:
+	case REQ_FIND_PATHS:
+	case REQ_FIND_BEST_PATH:
+		check_str(r, q->u.graph_path.start, UINT32_MAX);
+		check_str(r, q->u.graph_path.end, UINT32_MAX);
+		check_graph_query(r, &q->u.graph_path.q);
+		check_count(q->u.graph_path.max_paths, l->max_paths, "max_paths");
+		break;
+	case REQ_KHOP:
+		check_str(r, q->u.khop.id, UINT32_MAX);
+		check_graph_query(r, &q->u.khop.q);
+		check_count(q->u.khop.limit, l->max_khop, "KHop limit");
+		break;
+	case REQ_HYBRID_SEARCH:
+		check_arr(r, q->u.hybrid.vec, q->u.hybrid.dim * sizeof(float), q->u.hybrid.dim,
+		          l->max_dim);
+		check_graph_query(r, &q->u.hybrid.q);
+		check_count(q->u.hybrid.k_seeds, l->max_k, "k_seeds");
+		check_count(q->u.hybrid.limit, l->max_hybrid, "HybridSearch limit");
+		break;
+	default:
+		break;
+	}
+}
+
 static void check_lists(const struct run *r, const struct request *q)
 {
 	const struct proto_limits *l = r->lim;
@@ -153,6 +200,7 @@ static void check_lists(const struct run *r, const struct request *q)
 		check_search_filter(r, &q->u.vector_filtered.filter);
 		break;
 	default:
+		check_graph(r, q);
 		break;
 	}
 }
@@ -371,6 +419,80 @@ static void put_search_filter(struct mpbuf *b, bool named, const struct search_f
 		put_pstr(b, f->ids[i]);
 }
 
+/* Every field written out, the defaults included. */
+static void put_graph_query(struct mpbuf *b, bool named, const struct graph_query *g)
+{
+	static const char *dirs[] = {"", "out", "in", "both"};
+
+	if (named)
+		mp_put_map(b, 4);
+	else
+		mp_put_array(b, 4);
+	key(b, named, "assoc_type");
+	if (g->type >= 0)
+		mp_put_uint(b, (uint64_t)g->type);
+	else
+		mp_put_nil(b);
+	key(b, named, "direction");
+	mp_put_cstr(b, dirs[g->direction]);
+	key(b, named, "max_depth");
+	mp_put_uint(b, g->max_depth);
+	key(b, named, "max_visited");
+	mp_put_uint(b, g->max_visited);
+}
+
+static void encode_graph_path(struct mpbuf *b, bool named, const struct request *q)
+{
+	const char *name = q->kind == REQ_FIND_PATH_EX ? "FindPathEx"
+	                   : q->kind == REQ_FIND_PATHS ? "FindPaths"
+	                                               : "FindBestPath";
+
+	begin(b, named, name, q->kind == REQ_FIND_PATHS ? 5 : 3);
+	key(b, named, "start_id");
+	put_pstr(b, q->u.graph_path.start);
+	key(b, named, "end_id");
+	put_pstr(b, q->u.graph_path.end);
+	key(b, named, "query");
+	put_graph_query(b, named, &q->u.graph_path.q);
+	if (q->kind != REQ_FIND_PATHS)
+		return;
+	key(b, named, "max_paths");
+	mp_put_uint(b, q->u.graph_path.max_paths);
+	key(b, named, "k_shortest");
+	mp_put_bool(b, q->u.graph_path.k_shortest);
+}
+
+static void encode_graph(struct mpbuf *b, bool named, const struct request *q)
+{
+	switch (q->kind) {
+	case REQ_KHOP:
+		begin(b, named, "KHop", 3);
+		key(b, named, "concept_id");
+		put_pstr(b, q->u.khop.id);
+		key(b, named, "query");
+		put_graph_query(b, named, &q->u.khop.q);
+		key(b, named, "limit");
+		mp_put_uint(b, q->u.khop.limit);
+		break;
+	case REQ_HYBRID_SEARCH:
+		begin(b, named, "HybridSearch", 5);
+		key(b, named, "query_vector");
+		put_vec(b, q->u.hybrid.vec, q->u.hybrid.dim);
+		key(b, named, "k_seeds");
+		mp_put_uint(b, q->u.hybrid.k_seeds);
+		key(b, named, "ef_search");
+		mp_put_uint(b, q->u.hybrid.ef_search);
+		key(b, named, "query");
+		put_graph_query(b, named, &q->u.hybrid.q);
+		key(b, named, "limit");
+		mp_put_uint(b, q->u.hybrid.limit);
+		break;
+	default:
+		encode_graph_path(b, named, q);
+		break;
+	}
+}
+
 static void encode_lists(struct mpbuf *b, bool named, const struct request *q)
 {
 	switch (q->kind) {
@@ -430,6 +552,13 @@ static void encode_lists(struct mpbuf *b, bool named, const struct request *q)
 		mp_put_uint(b, q->u.vector_filtered.ef_search);
 		key(b, named, "filter");
 		put_search_filter(b, named, &q->u.vector_filtered.filter);
+		break;
+	case REQ_FIND_PATH_EX:
+	case REQ_FIND_PATHS:
+	case REQ_FIND_BEST_PATH:
+	case REQ_KHOP:
+	case REQ_HYBRID_SEARCH:
+		encode_graph(b, named, q);
 		break;
 	default: /* units */
 		mp_put_cstr(b, unit_name(q->kind));
@@ -591,12 +720,12 @@ static void run_once(const uint8_t *data, size_t size, const struct proto_limits
 		       q.kind);
 	if (rc == 0) {
 		if (q.kind < 0 || (q.kind > REQ_HEALTH_CHECK && q.kind < REQ_DELETE_CONCEPT) ||
-		    q.kind > REQ_VECTOR_SEARCH_FILTERED)
+		    q.kind > REQ_LAST)
 			fuzz_fail("decoded an unknown kind %d", q.kind);
 		check_request(&r, &q);
 		if (!is_semantic(q.kind))
 			round_trip(lim, &q);
-	} else if (q.kind < -1 || q.kind > REQ_VECTOR_SEARCH_FILTERED) {
+	} else if (q.kind < -1 || q.kind > REQ_LAST) {
 		fuzz_fail("a failed decode reports kind %d", q.kind);
 	}
 	free(r.a.base);
@@ -612,7 +741,11 @@ static void run_payload(const uint8_t *data, size_t size)
 	                                          .max_k = 5,
 	                                          .max_nesting = 6,
 	                                          .max_meta = 2,
-	                                          .max_filter_ids = 3};
+	                                          .max_filter_ids = 3,
+	                                          .max_visited = 7,
+	                                          .max_paths = 2,
+	                                          .max_khop = 3,
+	                                          .max_hybrid = 2};
 	static int verbose = -1;
 	struct proto_limits def;
 

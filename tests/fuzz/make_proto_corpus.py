@@ -85,6 +85,21 @@ SEEDS = {
                                                        [None, None, "a", None, None, 2, []]]},
     "search-filtered-none": {"VectorSearchFiltered": {"query_vector": [1.0], "k": 1,
                                                       "filter": None}},
+    "path-ex": {"FindPathEx": {"start_id": "a", "end_id": "b", "query": {
+        "assoc_type": 1, "direction": "out", "max_depth": 20, "max_visited": 10000000}}},
+    "path-ex-array": {"FindPathEx": ["a", "b", [None, "in", 0, None]]},
+    "path-ex-none": {"FindPathEx": {"start_id": "a", "end_id": b"b"}},
+    "paths": {"FindPaths": {"start_id": "a", "end_id": "b", "query": None, "max_paths": 1000,
+                            "k_shortest": True}},
+    "paths-array": {"FindPaths": ["a", "b", {"max_depth": 3}, 1, False]},
+    "best-path": {"FindBestPath": {"start_id": "a", "end_id": "b",
+                                   "query": {"direction": "both", "max_visited": 1}}},
+    "khop": {"KHop": {"concept_id": "a", "query": {"max_depth": 2}, "limit": 100000}},
+    "khop-array": {"KHop": ["a", None, None]},
+    "hybrid": {"HybridSearch": {"query_vector": [0.5, 0.25], "k_seeds": 1000, "ef_search": 64,
+                                "query": {"assoc_type": 0, "direction": "out", "max_depth": 2},
+                                "limit": 10000}},
+    "hybrid-array": {"HybridSearch": [[1, 2], None, None, None, None]},
     "bad-unknown": {"Nope": None},
     "bad-type": {"LearnAssociation": ["a", "b", 9, 1.0]},
     "bad-k": {"VectorSearch": [[1.0], 1001, 0]},
@@ -97,6 +112,15 @@ SEEDS = {
                                                     {"reachable_from": "a", "max_depth": 0}]},
     "bad-filter-no-start": {"VectorSearchFiltered": [[1.0], 1, 0, {"direction": "in"}]},
     "bad-filter-ids": {"VectorSearchFiltered": [[1.0], 1, 0, {"ids": ["x"] * 4}]},
+    "bad-graph-depth": {"FindPathEx": ["a", "b", {"max_depth": 21}]},
+    "bad-graph-visited": {"KHop": {"concept_id": "a", "query": {"max_visited": 10000001}}},
+    "bad-graph-visited-0": {"FindBestPath": ["a", "b", {"max_visited": 0}]},
+    "bad-graph-direction": {"FindBestPath": ["a", "b", {"direction": "up"}]},
+    "bad-graph-query-length": {"FindPathEx": ["a", "b", [1, "out", 2]]},
+    "bad-paths-0": {"FindPaths": ["a", "b", None, 0, False]},
+    "bad-khop-limit": {"KHop": ["a", None, 100001]},
+    "bad-hybrid-k-seeds": {"HybridSearch": {"query_vector": [1.0], "k_seeds": 1001}},
+    "bad-hybrid-limit": {"HybridSearch": {"query_vector": [1.0], "limit": 10001}},
 }
 
 
@@ -121,7 +145,7 @@ def main():
         "seed-broken": framed(v for k, v in files.items() if k.startswith("bad-")),
     }
     for name in ("concepts", "v2-map", "search-array", "stats-index", "bad-deep",
-                 "search-filtered"):
+                 "search-filtered", "path-ex", "hybrid"):
         out_files["seed-raw-" + name] = files[name]
     if len(sys.argv) > 2:
         found = []

@@ -62,6 +62,11 @@ REQUESTS = {
     "StatsExtended": (),
     "SetEncoding": ("named",),
     "VectorSearchFiltered": ("query_vector", "k", "ef_search", "filter"),
+    "FindPathEx": ("start_id", "end_id", "query"),
+    "FindPaths": ("start_id", "end_id", "query", "max_paths", "k_shortest"),
+    "FindBestPath": ("start_id", "end_id", "query"),
+    "KHop": ("concept_id", "query", "limit"),
+    "HybridSearch": ("query_vector", "k_seeds", "ef_search", "query", "limit"),
 }
 REQUEST_INDEX = {name: i for i, name in enumerate(list(REQUESTS)[:16])}
 
@@ -85,6 +90,7 @@ SEMANTIC_FILTER = (
 )
 VECTOR_FILTER = ("meta_key", "meta_value", "reachable_from", "assoc_type", "direction",
                  "max_depth", "ids")
+GRAPH_QUERY = ("assoc_type", "direction", "max_depth", "max_visited")
 CONCEPT_ITEM = ("concept_id", "content", "vector", "strength", "confidence", "metadata")
 ASSOC_ITEM = ("source_id", "target_id", "assoc_type", "confidence")
 
@@ -136,6 +142,10 @@ RESPONSES = {
                      "dimension", "durability", "limits"),
     "StatsExtendedOk": STATS_EXTENDED,
     "SetEncodingOk": ("named",),
+    "FindPathsOk": ("paths", "truncated"),
+    "FindBestPathOk": ("found", "path", "confidence"),
+    "KHopOk": ("results", "truncated"),
+    "HybridSearchOk": ("results", "truncated"),
 }
 RESPONSE_BY_INDEX = list(RESPONSES)[:17]
 
@@ -147,6 +157,9 @@ _NESTED = {
     ("QueryBySemanticOk", "concepts"): CONCEPT_WITH_SEMANTIC,
     ("GetNeighborsDetailedOk", "neighbors"): ("concept_id", "assoc_type", "confidence",
                                               "direction"),
+    ("KHopOk", "results"): ("concept_id", "depth", "confidence"),
+    ("HybridSearchOk", "results"): ("concept_id", "score", "similarity", "path_confidence",
+                                    "hops"),
 }
 _TUPLES = {("VectorSearchOk", "results"), ("FindContradictionsOk", "contradictions")}
 
@@ -284,6 +297,16 @@ def _vector_filter(f):
     o.update(f)
     if o["ids"] is not None:
         o["ids"] = list(o["ids"])
+    return o
+
+
+def _graph_query(q):
+    """Every GRAPH_QUERY field, None (sent as nil: the server's default) where not given."""
+    unknown = set(q) - set(GRAPH_QUERY)
+    if unknown:
+        raise TypeError("unknown graph query fields: %s" % ", ".join(sorted(unknown)))
+    o = dict.fromkeys(GRAPH_QUERY)
+    o.update(q)
     return o
 
 
@@ -505,6 +528,51 @@ class SutraClient:
         return self._expect("VectorSearchOk", "VectorSearchFiltered",
                             query_vector=list(query_vector), k=k, ef_search=ef_search,
                             filter=self._shape(VECTOR_FILTER, _vector_filter(filter)))["results"]
+
+    # ---- graph queries (extensions) ----
+    #
+    # The keyword arguments **query are the GraphQuery fields: assoc_type (0..4,
+    # None: any), direction ("out", "in", "both"; default both), max_depth (0..20;
+    # default 20, hybrid_search 2) and max_visited (the visit budget, 1..2,000,000;
+    # default 1,000,000).
+
+    def _query(self, query):
+        return self._shape(GRAPH_QUERY, _graph_query(query))
+
+    def find_path_ex(self, start_id, end_id, **query):
+        """The shortest path (fewest hops) over the associations query allows, as a
+        list of ids, or None when there is none."""
+        r = self._expect("FindPathOk", "FindPathEx", start_id=start_id, end_id=end_id,
+                         query=self._query(query))
+        return r["path"] if r["found"] else None
+
+    def find_paths(self, start_id, end_id, max_paths=10, k_shortest=False, **query):
+        """{paths: [[id, ...]], truncated}: every shortest path (at most max_paths);
+        with k_shortest, then further simple paths by increasing length."""
+        return self._expect("FindPathsOk", "FindPaths", start_id=start_id, end_id=end_id,
+                            query=self._query(query), max_paths=max_paths,
+                            k_shortest=bool(k_shortest))
+
+    def find_best_path(self, start_id, end_id, **query):
+        """(path, confidence) of the path whose confidences have the greatest
+        product (within max_depth hops), or None when there is no path."""
+        r = self._expect("FindBestPathOk", "FindBestPath", start_id=start_id, end_id=end_id,
+                         query=self._query(query))
+        return (r["path"], r["confidence"]) if r["found"] else None
+
+    def khop(self, concept_id, limit=1000, **query):
+        """{results: [{concept_id, depth, confidence}], truncated}: the concepts within
+        max_depth hops, nearest first (the start excluded)."""
+        return self._expect("KHopOk", "KHop", concept_id=concept_id, query=self._query(query),
+                            limit=limit)
+
+    def hybrid_search(self, query_vector, k_seeds=10, ef_search=64, limit=100, **query):
+        """{results: [{concept_id, score, similarity, path_confidence, hops}], truncated}:
+        the k_seeds nearest vectors expanded max_depth hops (default 2) through the
+        graph, best score first."""
+        return self._expect("HybridSearchOk", "HybridSearch", query_vector=list(query_vector),
+                            k_seeds=k_seeds, ef_search=ef_search, query=self._query(query),
+                            limit=limit)
 
     def set_encoding(self, named):
         """Switches this connection's replies to named (True) or compact form."""
