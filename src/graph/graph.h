@@ -35,7 +35,8 @@ struct bfs {
 	int64_t *parent;
 	uint32_t *depth;
 	float *conf;
-	uint64_t budget; /* members allowed */
+	size_t arrays_cap; /* entries the three arrays above have room for */
+	uint64_t budget;   /* members allowed */
 };
 
 /* Adds id (if new) as a child of parent at depth; returns 1 if added, 0
@@ -47,5 +48,13 @@ void bfs_free(struct bfs *b);
 void bfs_path(const struct bfs *b, int64_t at, bool reverse, sutra_id *path, size_t *len);
 
 int graph_budget_error(uint64_t budget);
+
+/* A walk about to expand queue member at (of [at, end)) fetches ahead the
+ * table slot, then the node, then the adjacency arrays of the members a
+ * few places later, so that their cache misses overlap. */
+#define PREFETCH_SLOT 12
+#define PREFETCH_NODE 6
+#define PREFETCH_ADJ  3
+void graph_prefetch(struct store *st, const struct idset *q, size_t at, size_t end);
 
 #endif

@@ -61,6 +61,7 @@ static int expand_level(sutra_db *db, struct side *s, struct side *other, int wh
 	int rc = 0;
 
 	for (; s->head < end && rc == 0; s->head++) {
+		graph_prefetch(&db->store, &s->b.seen, s->head, end);
 		struct node *n = store_find(&db->store, s->b.seen.ids[s->head]);
 		x.parent = (int64_t)s->head;
 		if (n)

@@ -63,13 +63,33 @@ int graph_each_edge(const struct node *n, int dir, int type, graph_edge_fn fn, v
 	return 0;
 }
 
+void graph_prefetch(struct store *st, const struct idset *q, size_t at, size_t end)
+{
+	if (at + PREFETCH_SLOT < end)
+		store_prefetch(st, q->ids[at + PREFETCH_SLOT]);
+	if (at + PREFETCH_NODE < end) {
+		struct node *n = store_peek(st, q->ids[at + PREFETCH_NODE]);
+		if (n)
+			__builtin_prefetch(n);
+	}
+	if (at + PREFETCH_ADJ < end) {
+		struct node *n = store_peek(st, q->ids[at + PREFETCH_ADJ]);
+		for (int side = ADJ_OUT; n && side <= ADJ_IN; side++) {
+			struct adj *a = atomic_load_explicit(&n->adj[side], memory_order_acquire);
+			if (a)
+				__builtin_prefetch(a);
+		}
+	}
+}
+
 int graph_budget_error(uint64_t budget)
 {
 	return err_set(SUTRA_ETOOBIG, "the traversal visited more than %llu concepts (max_visited)",
 	               (unsigned long long)budget);
 }
 
-/* Grows the per-member arrays to the set's capacity. */
+/* Grows the per-member arrays to the set's capacity (which may have grown
+ * on an earlier add that found its id present). */
 static int bfs_arrays(struct bfs *b)
 {
 	int64_t *p = sutra_realloc(b->parent, b->seen.cap * sizeof *p);
@@ -81,19 +101,21 @@ static int bfs_arrays(struct bfs *b)
 	float *c = d ? sutra_realloc(b->conf, b->seen.cap * sizeof *c) : NULL;
 	if (c)
 		b->conf = c;
-	return c ? 0 : err_set(SUTRA_ENOMEM, "out of memory for a walk of %zu concepts", b->seen.n);
+	if (!c)
+		return err_set(SUTRA_ENOMEM, "out of memory for a walk of %zu concepts", b->seen.n);
+	b->arrays_cap = b->seen.cap;
+	return 0;
 }
 
 int bfs_add(struct bfs *b, const uint8_t *id, int64_t parent, uint32_t depth, float conf)
 {
-	size_t cap = b->seen.cap;
 	int rc;
 
 	if (b->seen.n >= b->budget && !idset_has(&b->seen, id))
 		return graph_budget_error(b->budget);
 	if ((rc = idset_add(&b->seen, id)) <= 0)
 		return rc;
-	if (b->seen.cap != cap && (rc = bfs_arrays(b)) < 0)
+	if (b->seen.cap > b->arrays_cap && (rc = bfs_arrays(b)) < 0)
 		return rc;
 	size_t at = b->seen.n - 1;
 	b->parent[at] = parent;

@@ -88,6 +88,12 @@ void store_destroy(struct store *s);
 /* Reader or writer: the node with this id, or NULL. Readers must be inside
  * an epoch; the node is borrowed until epoch_exit(). */
 struct node *store_find(struct store *s, const uint8_t id[16]);
+/* Readers walking many ids (graph queries) hide the misses of store_find
+ * by asking early: store_prefetch fetches the id's first table slot;
+ * store_peek, a little later, returns the node that slot probably holds
+ * (unverified: only to prefetch it). Inside an epoch. */
+void store_prefetch(struct store *s, const uint8_t id[16]);
+struct node *store_peek(struct store *s, const uint8_t id[16]);
 /* Iteration over a table snapshot: returns the node in slot i or NULL. */
 static inline struct node *table_node(struct table *t, size_t i)
 {

@@ -105,6 +105,24 @@ struct node *store_find(struct store *s, const uint8_t id[16])
 	return n;
 }
 
+void store_prefetch(struct store *s, const uint8_t id[16])
+{
+	struct table *t = atomic_load_explicit(&s->tab, memory_order_acquire);
+
+	__builtin_prefetch(&t->slots[id_hash(id) & t->mask]);
+}
+
+struct node *store_peek(struct store *s, const uint8_t id[16])
+{
+	struct table *t = atomic_load_explicit(&s->tab, memory_order_acquire);
+	uint64_t h = id_hash(id);
+	uintptr_t v = atomic_load_explicit(&t->slots[h & t->mask], memory_order_acquire);
+
+	if (v <= SLOT_TOMB || (v & ~PTR_MASK) != (uintptr_t)((h >> 48) << 48))
+		return NULL;
+	return (struct node *)(v & PTR_MASK);
+}
+
 static int table_rebuild(struct store *s, size_t extra)
 {
 	struct table *old = atomic_load_explicit(&s->tab, memory_order_relaxed);

@@ -42,13 +42,16 @@ static int idset_grow(struct idset *s)
 /* Adds id; returns 1 if it was new, 0 if present, < 0 on error. */
 int idset_add(struct idset *s, const uint8_t id[16])
 {
+	size_t at = s->cap ? probe(s, id) : 0;
 	int rc;
 
-	if (s->n == s->cap && (rc = idset_grow(s)) < 0)
-		return rc;
-	size_t at = probe(s, id);
-	if (s->slots[at])
-		return 0;
+	if (s->cap && s->slots[at])
+		return 0; /* present: the set (and its capacity) stay as they are */
+	if (s->n == s->cap) {
+		if ((rc = idset_grow(s)) < 0)
+			return rc;
+		at = probe(s, id);
+	}
 	memcpy(s->ids[s->n], id, 16);
 	s->slots[at] = (uint32_t)++s->n;
 	return 1;

@@ -5,6 +5,7 @@
  * hybrid search, and every limit. */
 #include <math.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -300,6 +301,187 @@ static void test_deleted_concepts(void **state)
 	link_(5, 4, SUTRA_ASSOC_CAUSAL, 0.5f);
 }
 
+/* ---- differential: a random graph against references computed here ---- */
+
+#define RN 1500 /* concepts */
+#define RE 3500 /* associations */
+
+struct redge {
+	int a, b, type;
+	float conf;
+};
+
+static struct redge r_edges[RE];
+
+static sutra_id rid(int i)
+{
+	sutra_id id;
+	char s[32];
+
+	snprintf(s, sizeof s, "rnd-%d", i);
+	sutra_id_parse(s, strlen(s), &id);
+	return id;
+}
+
+static int rindex_of(const sutra_id *id)
+{
+	static sutra_id all[RN];
+	static int ready;
+
+	if (!ready)
+		for (int i = 0; i < RN; i++)
+			all[i] = rid(i);
+	ready = 1;
+	for (int i = 0; i < RN; i++)
+		if (memcmp(all[i].b, id->b, 16) == 0)
+			return i;
+	return -1;
+}
+
+static bool follows(const struct redge *e, int from, int dir, int type, int *to)
+{
+	if (type >= 0 && e->type != type)
+		return false;
+	if ((dir & SUTRA_DIR_OUT) && e->a == from) {
+		*to = e->b;
+		return true;
+	}
+	if ((dir & SUTRA_DIR_IN) && e->b == from) {
+		*to = e->a;
+		return true;
+	}
+	return false;
+}
+
+/* Hops from a to every concept (-1: unreachable), by plain BFS. */
+static void ref_bfs(int a, int dir, int type, int *dist)
+{
+	static int queue[RN];
+	int head = 0, tail = 0;
+
+	for (int i = 0; i < RN; i++)
+		dist[i] = -1;
+	dist[a] = 0;
+	queue[tail++] = a;
+	while (head < tail) {
+		int u = queue[head++], v;
+		for (int e = 0; e < RE; e++)
+			if (follows(&r_edges[e], u, dir, type, &v) && dist[v] < 0) {
+				dist[v] = dist[u] + 1;
+				queue[tail++] = v;
+			}
+	}
+}
+
+/* The best confidence product from a to b within depth hops (0: none). */
+static double ref_best(int a, int b, int dir, int depth)
+{
+	static double best[RN], next[RN];
+	double answer = a == b ? 1.0 : 0.0;
+
+	for (int i = 0; i < RN; i++)
+		best[i] = i == a ? 1.0 : 0.0;
+	for (int h = 1; h <= depth; h++) {
+		memcpy(next, best, sizeof next);
+		for (int e = 0; e < RE; e++) {
+			const struct redge *x = &r_edges[e];
+			if ((dir & SUTRA_DIR_OUT) && best[x->a] * x->conf > next[x->b])
+				next[x->b] = best[x->a] * x->conf;
+			if ((dir & SUTRA_DIR_IN) && best[x->b] * x->conf > next[x->a])
+				next[x->a] = best[x->b] * x->conf;
+		}
+		memcpy(best, next, sizeof best);
+		if (best[b] > answer)
+			answer = best[b];
+	}
+	return answer;
+}
+
+static void load_random_graph(void)
+{
+	uint64_t seed = 99;
+
+	for (int i = 0; i < RN; i++) {
+		sutra_concept_in c = {
+		    .id = rid(i), .content = "r", .content_len = 1, .strength = 1, .confidence = 1};
+		assert_int_equal(sutra_learn(g_db, &c, NULL), 0);
+	}
+	for (int e = 0; e < RE; e++) {
+		struct redge *x = &r_edges[e];
+		do {
+			x->a = (int)(tu_rand(&seed) % RN);
+			x->b = (int)(tu_rand(&seed) % RN);
+			x->type = (int)(tu_rand(&seed) % 3);
+			x->conf = 0.05f + (float)(tu_rand(&seed) % 96) / 100.0f;
+			/* one association per (source, target, type): the engine upserts */
+			for (int k = 0; k < e; k++)
+				if (r_edges[k].a == x->a && r_edges[k].b == x->b &&
+				    r_edges[k].type == x->type)
+					x->a = -1;
+		} while (x->a < 0);
+		sutra_id a = rid(x->a), b = rid(x->b);
+		assert_int_equal(sutra_associate(g_db, &a, &b, (unsigned)x->type, x->conf, NULL),
+		                 0);
+	}
+}
+
+/* Every step of a returned path must be an association the query allows. */
+static void check_steps(const sutra_id *path, size_t len, int dir, int type)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		int u = rindex_of(&path[i]), w = rindex_of(&path[i + 1]), v = -1, ok = 0;
+		for (int e = 0; e < RE && !ok; e++)
+			ok = follows(&r_edges[e], u, dir, type, &v) && v == w;
+		assert_true(ok);
+	}
+}
+
+static void test_differential_random_graph(void **state)
+{
+	static int dist[RN];
+	const int dirs[] = {SUTRA_DIR_OUT, SUTRA_DIR_BOTH}, types[] = {SUTRA_TYPE_ANY, 1};
+	uint64_t seed = 5;
+	sutra_id path[SUTRA_MAX_PATH_DEPTH + 1];
+	size_t len;
+
+	load_random_graph();
+	for (int round = 0; round < 120; round++) {
+		int a = (int)(tu_rand(&seed) % RN), b = (int)(tu_rand(&seed) % RN);
+		int dir = dirs[round % 2], type = types[(round / 2) % 2];
+		uint32_t depth = 3 + (uint32_t)(round % 5);
+		sutra_graph_query q = query(type, dir, depth);
+		sutra_id x = rid(a), y = rid(b);
+		ref_bfs(a, dir, type, dist);
+		int rc = sutra_find_path_ex(g_db, &x, &y, &q, path, &len);
+		if (dist[b] >= 0 && dist[b] <= (int)depth) {
+			assert_int_equal(rc, 0);
+			assert_int_equal((int)len - 1, dist[b]);
+			check_steps(path, len, dir, type);
+		} else {
+			assert_int_equal(rc, SUTRA_ENOTFOUND);
+		}
+		double conf, want = ref_best(a, b, dir, (int)depth);
+		sutra_graph_query qa = query(SUTRA_TYPE_ANY, dir, depth);
+		rc = sutra_find_best_path(g_db, &x, &y, &qa, path, &len, &conf);
+		if (want > 0) {
+			assert_int_equal(rc, 0);
+			assert_float_equal(conf, want, 1e-5 * want);
+			check_steps(path, len, dir, SUTRA_TYPE_ANY);
+		} else {
+			assert_int_equal(rc, SUTRA_ENOTFOUND);
+		}
+		sutra_khop_hit hits[RN];
+		size_t n, expect = 0;
+		int trunc;
+		for (int i = 0; i < RN; i++)
+			expect += i != a && dist[i] > 0 && dist[i] <= (int)depth;
+		assert_int_equal(sutra_khop(g_db, &x, &q, hits, RN, &n, &trunc), 0);
+		assert_int_equal(n, expect);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal((int)hits[i].depth, dist[rindex_of(&hits[i].id)]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,6 +492,7 @@ int main(void)
 	    cmocka_unit_test(test_khop),
 	    cmocka_unit_test(test_hybrid),
 	    cmocka_unit_test(test_deleted_concepts),
+	    cmocka_unit_test(test_differential_random_graph),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
