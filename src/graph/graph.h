@@ -49,12 +49,13 @@ void bfs_path(const struct bfs *b, int64_t at, bool reverse, sutra_id *path, siz
 
 int graph_budget_error(uint64_t budget);
 
-/* A walk about to expand queue member at (of [at, end)) fetches ahead the
- * table slot, then the node, then the adjacency arrays of the members a
- * few places later, so that their cache misses overlap. */
+/* A walk by ids (k-hop, several paths) about to expand queue member at
+ * (of [at, end)) fetches ahead the table slot, then the node, then the
+ * adjacency arrays of the members a few places later, so that their cache
+ * misses overlap. The shortest-path walk, by numbers, uses the last two. */
 #define PREFETCH_SLOT 12
-#define PREFETCH_NODE 6
-#define PREFETCH_ADJ  3
+#define PREFETCH_NODE 10
+#define PREFETCH_ADJ  5
 void graph_prefetch(struct store *st, const struct idset *q, size_t at, size_t end);
 
 #endif

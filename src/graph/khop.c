@@ -37,6 +37,7 @@ static int walk(sutra_db *db, const sutra_graph_query *q, struct bfs *b, size_t 
 	for (size_t head = 0; head < b->seen.n && b->seen.n <= want && rc == 0; head++) {
 		if (b->depth[head] >= q->max_depth)
 			break; /* members are in depth order */
+		graph_prefetch(&db->store, &b->seen, head, b->seen.n);
 		struct node *n = store_find(&db->store, b->seen.ids[head]);
 		struct khop_walk w = {b, (int64_t)head, b->depth[head] + 1};
 		if (n)

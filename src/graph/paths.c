@@ -127,6 +127,7 @@ static int walk_to(struct walk *w, const uint8_t *start, uint32_t max_depth)
 	for (size_t head = 0; rc >= 0 && w->found < 0 && head < w->b.seen.n; head++) {
 		if (w->b.depth[head] >= max_depth)
 			break;
+		graph_prefetch(&w->db->store, &w->b.seen, head, w->b.seen.n);
 		struct node *n = store_find(&w->db->store, w->b.seen.ids[head]);
 		w->parent = (int64_t)head;
 		w->from_id = w->b.seen.ids[head];

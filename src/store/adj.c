@@ -58,6 +58,7 @@ int adj_reserve(struct store *s, struct node *nd, int dir)
 		if (st & EDGE_DEAD)
 			continue;
 		memcpy(b->e[j].id, e->id, 16);
+		atomic_init(&b->e[j].num, atomic_load_explicit(&e->num, memory_order_relaxed));
 		atomic_init(&b->e[j].conf, atomic_load_explicit(&e->conf, memory_order_relaxed));
 		atomic_init(&b->e[j].state, st);
 		j++;
@@ -71,14 +72,15 @@ int adj_reserve(struct store *s, struct node *nd, int dir)
 	return 0;
 }
 
-int adj_upsert(struct store *s, struct node *nd, int dir, const uint8_t other[16], unsigned type,
+int adj_upsert(struct store *s, struct node *nd, int dir, const struct node *other, unsigned type,
                float conf, bool *added)
 {
 	struct adj *a = atomic_load_explicit(&nd->adj[dir], memory_order_relaxed);
-	struct edge *e = adj_find(a, other, type);
+	struct edge *e = adj_find(a, other->id, type);
 
 	*added = false;
 	if (e) {
+		atomic_store_explicit(&e->num, other->num, memory_order_relaxed);
 		atomic_store_explicit(&e->conf, f2u(conf), memory_order_release);
 		if (atomic_load_explicit(&e->state, memory_order_relaxed) & EDGE_DEAD) {
 			atomic_store_explicit(&e->state, type, memory_order_release);
@@ -94,7 +96,8 @@ int adj_upsert(struct store *s, struct node *nd, int dir, const uint8_t other[16
 		return rc;
 	a = atomic_load_explicit(&nd->adj[dir], memory_order_relaxed);
 	uint32_t n = atomic_load_explicit(&a->count, memory_order_relaxed);
-	memcpy(a->e[n].id, other, 16);
+	memcpy(a->e[n].id, other->id, 16);
+	atomic_store_explicit(&a->e[n].num, other->num, memory_order_relaxed);
 	atomic_store_explicit(&a->e[n].conf, f2u(conf), memory_order_relaxed);
 	atomic_store_explicit(&a->e[n].state, type, memory_order_relaxed);
 	atomic_store_explicit(&a->count, n + 1, memory_order_release);

@@ -79,9 +79,10 @@ int store_apply_node(struct store *s, struct node *n)
 		atomic_init(&n->degree[ADJ_OUT], atomic_load(&old->degree[ADJ_OUT]));
 		atomic_init(&n->degree[ADJ_IN], atomic_load(&old->degree[ADJ_IN]));
 	}
-	int rc = store_put(s, n);
-	if (rc < 0)
+	int rc = store_reserve(s, 1); /* the table and a number, before anything changes */
+	if (rc < 0 || (rc = store_put(s, n)) < 0)
 		return rc;
+	num_assign(s, n, old);
 	if (old)
 		counts_add(s, old, -1);
 	counts_add(s, n, +1);
@@ -143,6 +144,7 @@ static int apply_delete(struct store *s, const struct op *o, bool replay)
 		atomic_fetch_sub_explicit(&s->n.associations, killed, memory_order_relaxed);
 	}
 	store_unlink(s, n);
+	num_clear(s, n);
 	counts_add(s, n, -1);
 	epoch_retire(&s->bin, atomic_load_explicit(&n->adj[ADJ_OUT], memory_order_relaxed));
 	epoch_retire(&s->bin, in);
@@ -165,8 +167,8 @@ static int apply_assoc(struct store *s, const struct op *o, bool replay)
 	/* Room first in both arrays, so the pair is added whole or not at all. */
 	if ((rc = adj_reserve(s, src, ADJ_OUT)) < 0 || (rc = adj_reserve(s, dst, ADJ_IN)) < 0)
 		return rc;
-	adj_upsert(s, src, ADJ_OUT, dst->id, o->type, o->confidence, &added_out);
-	adj_upsert(s, dst, ADJ_IN, src->id, o->type, o->confidence, &added_in);
+	adj_upsert(s, src, ADJ_OUT, dst, o->type, o->confidence, &added_out);
+	adj_upsert(s, dst, ADJ_IN, src, o->type, o->confidence, &added_in);
 	if (added_out)
 		atomic_fetch_add_explicit(&s->n.associations, 1, memory_order_relaxed);
 	return 0;

@@ -37,6 +37,7 @@ struct edge {
 	uint8_t id[16];         /* the other endpoint */
 	_Atomic uint32_t conf;  /* float bits */
 	_Atomic uint32_t state; /* type | EDGE_DEAD */
+	_Atomic uint32_t num;   /* the other endpoint's number (see struct store) */
 };
 
 struct adj {
@@ -51,6 +52,7 @@ enum { ADJ_OUT = 0, ADJ_IN = 1 };
 
 struct node {
 	uint8_t id[16];
+	uint32_t num; /* dense number, kept while the id exists (see struct store) */
 	uint64_t created_us, updated_us;
 	float strength, confidence;
 	uint32_t content_len, meta_len, dim, meta_count;
@@ -73,9 +75,20 @@ struct store_counts {
 	_Atomic uint64_t content_bytes, vector_bytes, meta_bytes;
 };
 
+/* Every concept has a dense number, given when its id first appears and
+ * kept while the id exists (a replacement inherits it); numbers are never
+ * reused in a process, so an association entry can carry the other
+ * endpoint's number and a graph walk reaches a neighbour with one array
+ * load instead of a hash lookup (a deleted concept's slot reads NULL).
+ * The numbers live in memory only: a reopened store numbers afresh. */
+#define NUM_CHUNK_BITS 16
+#define NUM_CHUNKS     65536u
+
 struct store {
 	_Atomic(struct table *) tab;
-	size_t live, used; /* writer only: nodes, nodes + tombstones */
+	_Atomic(_Atomic(struct node *) *) bynum[NUM_CHUNKS];
+	_Atomic uint32_t nums; /* numbers given so far */
+	size_t live, used;     /* writer only: nodes, nodes + tombstones */
 	struct epoch_bin bin;
 	struct store_counts n;
 	uint64_t skipped_ops; /* replay ops skipped (endpoint already gone) */
@@ -88,6 +101,15 @@ void store_destroy(struct store *s);
 /* Reader or writer: the node with this id, or NULL. Readers must be inside
  * an epoch; the node is borrowed until epoch_exit(). */
 struct node *store_find(struct store *s, const uint8_t id[16]);
+/* Reader: the node with this number (NULL: deleted, or num out of range). */
+static inline struct node *store_by_num(struct store *s, uint32_t num)
+{
+	if (num >= atomic_load_explicit(&s->nums, memory_order_acquire))
+		return NULL;
+	_Atomic(struct node *) *c =
+	    atomic_load_explicit(&s->bynum[num >> NUM_CHUNK_BITS], memory_order_acquire);
+	return atomic_load_explicit(&c[num & ((1u << NUM_CHUNK_BITS) - 1)], memory_order_acquire);
+}
 /* Readers walking many ids (graph queries) hide the misses of store_find
  * by asking early: store_prefetch fetches the id's first table slot;
  * store_peek, a little later, returns the node that slot probably holds
@@ -128,7 +150,7 @@ int store_put(struct store *s, struct node *n);
 void store_unlink(struct store *s, struct node *n);
 
 /* Writer: the adjacency operations (see the file comment). */
-int adj_upsert(struct store *s, struct node *n, int dir, const uint8_t other[16], unsigned type,
+int adj_upsert(struct store *s, struct node *n, int dir, const struct node *other, unsigned type,
                float conf, bool *added);
 /* Makes room for one more entry without changing what readers see. */
 int adj_reserve(struct store *s, struct node *n, int dir);
@@ -140,6 +162,10 @@ bool adj_has(struct node *n, int dir, const uint8_t other[16], unsigned type);
 /* Writer: makes room in the table for extra more concepts, so that the
  * next extra store_put calls cannot fail. */
 int store_reserve(struct store *s, size_t extra);
+/* Writer, after store_put: gives n its number (old's, when n replaces it)
+ * and publishes it; num_clear unpublishes a deleted concept's. */
+void num_assign(struct store *s, struct node *n, const struct node *old);
+void num_clear(struct store *s, const struct node *n);
 /* A new, unpublished node holding the learn op's concept (NULL: no memory).
  * Free it with sutra_free if it is not applied. */
 struct node *node_new(const struct op *o, bool mapped);

@@ -65,6 +65,8 @@ void store_destroy(struct store *s)
 	struct table *t = atomic_load(&s->tab);
 
 	epoch_bin_drain(&s->bin);
+	for (uint32_t c = 0; c < NUM_CHUNKS && atomic_load(&s->bynum[c]); c++)
+		sutra_free(atomic_load(&s->bynum[c]));
 	if (!t)
 		return;
 	for (size_t i = 0; i <= t->mask; i++) {
@@ -180,13 +182,53 @@ int store_put(struct store *s, struct node *n)
 	return 0;
 }
 
+/* Makes sure numbers nums .. nums + extra - 1 have their chunks. */
+static int num_reserve(struct store *s, size_t extra)
+{
+	uint64_t last = (uint64_t)atomic_load_explicit(&s->nums, memory_order_relaxed) + extra;
+
+	if (last > (uint64_t)NUM_CHUNKS << NUM_CHUNK_BITS)
+		return err_set(SUTRA_ETOOBIG, "more than %llu concepts created in one process",
+		               (unsigned long long)NUM_CHUNKS << NUM_CHUNK_BITS);
+	for (uint64_t c = 0; extra && c <= (last - 1) >> NUM_CHUNK_BITS; c++) {
+		if (atomic_load_explicit(&s->bynum[c], memory_order_relaxed))
+			continue;
+		_Atomic(struct node *) *chunk = sutra_calloc(1u << NUM_CHUNK_BITS, sizeof *chunk);
+		if (!chunk)
+			return err_set(SUTRA_ENOMEM, "out of memory numbering concepts");
+		atomic_store_explicit(&s->bynum[c], chunk, memory_order_release);
+	}
+	return 0;
+}
+
 int store_reserve(struct store *s, size_t extra)
 {
 	struct table *t = atomic_load_explicit(&s->tab, memory_order_relaxed);
+	int rc = num_reserve(s, extra);
 
-	if ((s->used + extra) * 4 <= (t->mask + 1) * 3)
-		return 0;
+	if (rc < 0 || (s->used + extra) * 4 <= (t->mask + 1) * 3)
+		return rc;
 	return table_rebuild(s, extra);
+}
+
+static _Atomic(struct node *) *num_slot(struct store *s, uint32_t num)
+{
+	_Atomic(struct node *) *c =
+	    atomic_load_explicit(&s->bynum[num >> NUM_CHUNK_BITS], memory_order_relaxed);
+	return &c[num & ((1u << NUM_CHUNK_BITS) - 1)];
+}
+
+void num_assign(struct store *s, struct node *n, const struct node *old)
+{
+	n->num = old ? old->num : atomic_load_explicit(&s->nums, memory_order_relaxed);
+	atomic_store_explicit(num_slot(s, n->num), n, memory_order_release);
+	if (!old) /* published after its slot is set */
+		atomic_store_explicit(&s->nums, n->num + 1, memory_order_release);
+}
+
+void num_clear(struct store *s, const struct node *n)
+{
+	atomic_store_explicit(num_slot(s, n->num), NULL, memory_order_release);
 }
 
 void store_unlink(struct store *s, struct node *n)
