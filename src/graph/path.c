@@ -271,8 +271,9 @@ int sutra_find_path_ex(sutra_db *db, const sutra_id *from, const sutra_id *to,
 	                 .total = UINT32_MAX};
 	*len = 0;
 	epoch_enter();
-	w.limit = atomic_load_explicit(&db->store.nums, memory_order_acquire);
 	struct node *a = store_find(&db->store, from->b), *b = store_find(&db->store, to->b);
+	/* read after the ends: their numbers are below it (numbered first) */
+	w.limit = atomic_load_explicit(&db->store.nums, memory_order_acquire);
 	if (!a || !b)
 		rc = err_set(SUTRA_ENOTFOUND, "no such concept");
 	else

@@ -80,9 +80,15 @@ int store_apply_node(struct store *s, struct node *n)
 		atomic_init(&n->degree[ADJ_IN], atomic_load(&old->degree[ADJ_IN]));
 	}
 	int rc = store_reserve(s, 1); /* the table and a number, before anything changes */
-	if (rc < 0 || (rc = store_put(s, n)) < 0)
+	if (rc < 0)
 		return rc;
+	/* Numbered before the table publishes it: a reader that finds n by id
+	 * finds its number set and reachable. */
 	num_assign(s, n, old);
+	if ((rc = store_put(s, n)) < 0) { /* cannot happen after the reserve */
+		num_undo(s, n, old);
+		return rc;
+	}
 	if (old)
 		counts_add(s, old, -1);
 	counts_add(s, n, +1);

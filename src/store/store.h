@@ -162,9 +162,11 @@ bool adj_has(struct node *n, int dir, const uint8_t other[16], unsigned type);
 /* Writer: makes room in the table for extra more concepts, so that the
  * next extra store_put calls cannot fail. */
 int store_reserve(struct store *s, size_t extra);
-/* Writer, after store_put: gives n its number (old's, when n replaces it)
- * and publishes it; num_clear unpublishes a deleted concept's. */
+/* Writer, before store_put: gives n its number (old's, when n replaces
+ * it) and publishes it; num_undo takes that back if the put fails;
+ * num_clear unpublishes a deleted concept's. */
 void num_assign(struct store *s, struct node *n, const struct node *old);
+void num_undo(struct store *s, const struct node *n, struct node *old);
 void num_clear(struct store *s, const struct node *n);
 /* A new, unpublished node holding the learn op's concept (NULL: no memory).
  * Free it with sutra_free if it is not applied. */

@@ -226,6 +226,11 @@ void num_assign(struct store *s, struct node *n, const struct node *old)
 		atomic_store_explicit(&s->nums, n->num + 1, memory_order_release);
 }
 
+void num_undo(struct store *s, const struct node *n, struct node *old)
+{
+	atomic_store_explicit(num_slot(s, n->num), old, memory_order_release);
+}
+
 void num_clear(struct store *s, const struct node *n)
 {
 	atomic_store_explicit(num_slot(s, n->num), NULL, memory_order_release);

@@ -374,6 +374,30 @@ static void r_neighbors(struct reader *rd)
 			     nb[k].type, (double)nb[k].confidence, nb[k].direction);
 }
 
+/* A path between two random ids while writers change the graph: any
+ * answer must run from one to the other through known ids. */
+static void r_path(struct reader *rd)
+{
+	sutra_id a, b, path[SUTRA_MAX_PATH_DEPTH + 1];
+	size_t len = 0;
+
+	make_id((int)(tu_rand(&rd->rng) % N_IDS), &a);
+	make_id((int)(tu_rand(&rd->rng) % N_IDS), &b);
+	int rc = sutra_find_path(g_db, &a, &b, 6, path, &len);
+	rd->neighbors++;
+	if (rc == SUTRA_ENOTFOUND)
+		return;
+	if (rc != 0 || len < 1 || len > 7 || memcmp(path[0].b, a.b, 16) != 0 ||
+	    memcmp(path[len - 1].b, b.b, 16) != 0) {
+		fail("reader %d: find_path returned %d, %zu ids (%s)", rd->r, rc, len,
+		     sutra_last_error());
+		return;
+	}
+	for (size_t k = 0; k < len; k++)
+		if (id_index(&path[k]) < 0)
+			fail("reader %d: find_path went through an unknown id", rd->r);
+}
+
 static int scan_cb(void *ctx, const sutra_concept *c)
 {
 	(void)ctx;
@@ -401,8 +425,10 @@ static void *reader_main(void *arg)
 			r_visibility(rd);
 		else if (p < 700)
 			r_get(rd, (int)(tu_rand(&rd->rng) % N_IDS));
-		else if (p < 998)
+		else if (p < 950)
 			r_neighbors(rd);
+		else if (p < 998)
+			r_path(rd);
 		else {
 			if ((rc = sutra_scan(g_db, scan_cb, rd)) != 0 ||
 			    (rc = sutra_scan_associations(g_db, assoc_cb, rd)) != 0)
