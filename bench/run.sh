@@ -3,7 +3,7 @@
 #
 # Builds nothing: `make bench` has already built the release preset into
 # build/release. Every executable found in build/release/bench/ is run in
-# turn (sutra-bench-store and sutra-bench-net today; benchmarks of other
+# turn (sutra-bench-store, -net, -ann and -graph today; benchmarks of other
 # modules are picked up when they appear), each appending JSON lines to
 # bench/results/<name>.jsonl where <name> is the program name without its
 # "sutra-bench-" prefix.
