@@ -22,7 +22,7 @@
 #include "util/err.h"
 
 struct qent {
-	uint8_t id[16];
+	const uint8_t *id; /* in the store: valid while the query's epoch lasts */
 	uint32_t num;
 	int32_t parent; /* queue index, -1 for the start */
 	uint32_t depth;
@@ -113,7 +113,7 @@ static int side_add(struct walk *w, struct side *s, const uint8_t *id, uint32_t 
 		s->cap = cap;
 	}
 	struct qent *e = &s->q[s->len];
-	memcpy(e->id, id, 16);
+	e->id = id;
 	e->num = num;
 	e->parent = parent;
 	e->depth = depth;
