@@ -130,3 +130,15 @@ const char *tu_base_name(const char *path)
 
 	return s ? s + 1 : path;
 }
+
+int tu_index_ready(sutra_db *db, sutra_stats *st)
+{
+	for (int i = 0; i < 24000; i++) {
+		if (sutra_stats_get(db, st) != 0)
+			return -1;
+		if (st->index_ready && st->index_lag == 0)
+			return 0;
+		usleep(5000);
+	}
+	return -1;
+}

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sutra/sutra.h"
+
 /* Creates a fresh empty directory under $TMPDIR (or /tmp) and returns its
  * path (static storage per call site is not shared: caller frees). */
 char *tu_mkdtemp(const char *tag);
@@ -16,6 +18,10 @@ uint64_t tu_rand(uint64_t *state);
 char *tu_path(const char *dir, const char *name);
 /* Reads an environment variable as an integer, or def. */
 long tu_env_long(const char *name, long def);
+/* Waits until the vector index serves searches and has taken in every
+ * change (up to two minutes: sanitizer builds are slow); *st gets the
+ * figures. 0, or -1 on a timeout. */
+int tu_index_ready(sutra_db *db, sutra_stats *st);
 
 /* File helpers for damaging stores; each aborts with a message on failure. */
 /* Reads a whole file into a new buffer (caller frees); *size gets its size. */

@@ -111,13 +111,7 @@ static sutra_stats ready(sutra_db *db)
 {
 	sutra_stats st;
 
-	for (int i = 0; i < 24000; i++) { /* 2 minutes: sanitizer builds are slow */
-		assert_int_equal(sutra_stats_get(db, &st), 0);
-		if (st.index_ready && st.index_lag == 0)
-			return st;
-		usleep(5000);
-	}
-	fail_msg("the vector index did not become ready");
+	assert_int_equal(tu_index_ready(db, &st), 0);
 	return st;
 }
 
