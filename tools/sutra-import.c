@@ -2,10 +2,14 @@
  * store directory (through the library) or a running sutra-server
  * (LearnConcepts / LearnAssociations).
  *
- * The input is streamed: one line is parsed and checked (tools/jsonl/
- * record.c), moved into a batch, and a full batch is committed atomically
- * (tools/jsonl/loader.c); nothing else is held in memory, so an input of
- * any size needs the memory of one batch. Re-importing is an update:
+ * The input is streamed through a pipeline (tools/jsonl/pipeline.c): a
+ * reader thread cuts it into blocks of lines, one parser thread per CPU
+ * parses and checks them (tools/jsonl/recfast.c, with record.c as the
+ * reference for anything unusual and for every error message), and this
+ * thread takes the records back in input order, moves them into a batch
+ * and commits a full batch atomically (tools/jsonl/loader.c). Queues are
+ * bounded, so an input of any size needs the memory of one batch and a few
+ * blocks. Re-importing is an update:
  * learning an existing id replaces the concept and keeps its associations,
  * an existing association gets the new confidence. An association must
  * come after the concepts it names (the engine refuses an association to
@@ -26,8 +30,8 @@
 #include <unistd.h>
 
 #include "client/client.h"
-#include "jsonl/lines.h"
 #include "jsonl/loader.h"
+#include "jsonl/pipeline.h"
 #include "jsonl/progress.h"
 #include "jsonl/record.h"
 #include "jsonl/sink.h"
@@ -44,6 +48,8 @@ struct opts {
 	const char *engine_kv[MAX_KV];
 	size_t n_kv;
 	size_t batch, max_line;
+	unsigned threads;   /* parser threads */
+	size_t block_bytes; /* test hook: SUTRA_IMPORT_TEST_BLOCK_BYTES */
 	uint64_t max_errors;
 	bool two_pass, checkpoint;
 	int progress; /* -1: when stderr is a terminal */
@@ -85,6 +91,7 @@ static void usage(FILE *f)
 	      "                        (files only, not standard input)\n"
 	      "  --max-errors N        stop after N errors, 0 = never (default 100)\n"
 	      "  --max-line-bytes N    longest line read, 64..100663296 (default 96 MiB)\n"
+	      "  --threads N           parser threads, 1..64 (default: one per online CPU)\n"
 	      "  --progress            show progress on stderr even when it is not a terminal\n"
 	      "  --no-progress         never show progress\n"
 	      "  -h, --help            this text\n"
@@ -130,12 +137,15 @@ static bool option_value(struct opts *o, const char *name, const char *val)
 		o->max_errors = u;
 	else if (strcmp(name, "--max-line-bytes") == 0 && parse_u64(val, 64, REC_MAX_LINE, &u))
 		o->max_line = (size_t)u;
+	else if (strcmp(name, "--threads") == 0 && parse_u64(val, 1, PL_MAX_THREADS, &u))
+		o->threads = (unsigned)u;
 	else {
 		fprintf(stderr, "sutra-import: bad value for %s: '%s'%s\n", name, val,
 		        strcmp(name, "--batch") == 0            ? " (allowed 1..1000000)"
 		        : strcmp(name, "--port") == 0           ? " (allowed 1..65535)"
 		        : strcmp(name, "--engine-opt") == 0     ? " (at most 64 of them)"
 		        : strcmp(name, "--max-line-bytes") == 0 ? " (allowed 64..100663296)"
+		        : strcmp(name, "--threads") == 0        ? " (allowed 1..64)"
 		                                                : "");
 		return false;
 	}
@@ -159,9 +169,17 @@ static bool is_flag(struct opts *o, const char *a)
 
 static bool takes_value(const char *a)
 {
-	static const char *const names[] = {
-	    "--dir",        "--host",  "--port",       "--dimension",      "--durability",
-	    "--engine-opt", "--batch", "--max-errors", "--max-line-bytes", NULL};
+	static const char *const names[] = {"--dir",
+	                                    "--host",
+	                                    "--port",
+	                                    "--dimension",
+	                                    "--durability",
+	                                    "--engine-opt",
+	                                    "--batch",
+	                                    "--max-errors",
+	                                    "--max-line-bytes",
+	                                    "--threads",
+	                                    NULL};
 
 	for (size_t i = 0; names[i]; i++)
 		if (strcmp(a, names[i]) == 0)
@@ -200,6 +218,31 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		}
 		if (!option_value(o, a, argv[++i]))
 			return -1;
+	}
+	return 0;
+}
+
+/* Defaults that depend on the machine, and the test hook: blocks of
+ * SUTRA_IMPORT_TEST_BLOCK_BYTES bytes (1..2^30) instead of 512 KiB, so that
+ * a small input spreads over many blocks and parser threads. */
+static int machine_defaults(struct opts *o)
+{
+	const char *hook = getenv("SUTRA_IMPORT_TEST_BLOCK_BYTES");
+	uint64_t u;
+
+	if (o->threads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		o->threads = n < 1 ? 1 : n > PL_MAX_THREADS ? PL_MAX_THREADS : (unsigned)n;
+	}
+	if (hook && *hook) {
+		if (!parse_u64(hook, 1, 1u << 30, &u)) {
+			fprintf(stderr,
+			        "sutra-import: bad value for SUTRA_IMPORT_TEST_BLOCK_BYTES: '%s' "
+			        "(allowed 1..1073741824)\n",
+			        hook);
+			return -1;
+		}
+		o->block_bytes = (size_t)u;
 	}
 	return 0;
 }
@@ -246,72 +289,33 @@ struct run {
 	struct loader ld;
 	struct progress pg;
 	struct rec_limits lim;
-	uint64_t bytes_before, records;
+	struct pipeline *pl;
+	uint64_t records;
 };
 
-/* One line: parse, report or hand to the loader. want: 0 any kind, else
- * only records of that kind (two-pass). */
-static void one_line(struct run *ru, const char *name, struct lines *in, int want)
+/* One pass over the inputs. want: 0 any kind, else only records of that
+ * kind (two-pass). Items come back in input order: an error is reported,
+ * a record goes into the batch. */
+static void import_pass(struct run *ru, int want)
 {
-	char err[512];
-	struct rec r;
+	struct pl_item *it;
 
-	if (in->too_long) {
-		if (want != REC_ASSOC)
-			ld_error(&ru->ld, name, in->line,
-			         "line longer than %zu bytes (the limit, --max-line-bytes)",
-			         ru->o->max_line);
+	if (pl_start(ru->pl, ru->o->inputs, ru->o->n_inputs, want) < 0) {
+		ld_error(&ru->ld, "sutra-import", 0, "cannot start the reader and parser threads");
+		ru->ld.fatal = ru->ld.stop = true;
 		return;
 	}
-	const char *text = in->buf;
-	size_t len = in->len;
-	if (in->line == 1 && len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
-		text += 3; /* a UTF-8 byte order mark, as some editors write */
-		len -= 3;
+	while (!ru->ld.stop && pl_next(ru->pl, &it)) {
+		if (it->err) {
+			ld_error(&ru->ld, it->file, it->line, "%s", it->err);
+		} else {
+			ru->records++;
+			ld_add(&ru->ld, &it->r);
+		}
+		progress_update(&ru->pg, pl_bytes(ru->pl), ru->records);
 	}
-	int rc = rec_parse(text, len, &ru->lim, &r, err, sizeof err);
-	if (rc == 1)
-		return;
-	bool mine = want == 0 || r.kind == want || (r.kind == 0 && want == REC_CONCEPT);
-	if (rc < 0) {
-		if (mine)
-			ld_error(&ru->ld, name, in->line, "%s", err);
-		return;
-	}
-	if (!mine) {
-		rec_free(&r);
-		return;
-	}
-	r.file = name;
-	r.line = in->line;
-	ru->records++;
-	ld_add(&ru->ld, &r);
-}
-
-static void import_file(struct run *ru, const char *path, int want)
-{
-	bool std = strcmp(path, "-") == 0;
-	const char *name = std ? "<stdin>" : path;
-	FILE *f = std ? stdin : fopen(path, "r");
-	struct lines in;
-	int rc;
-
-	if (!f) {
-		ld_error(&ru->ld, name, 0, "%s", strerror(errno));
-		return;
-	}
-	setvbuf(f, NULL, _IOFBF, 1u << 20);
-	lines_init(&in, f, ru->o->max_line);
-	while (!ru->ld.stop && (rc = lines_next(&in)) == 1) {
-		one_line(ru, name, &in, want);
-		progress_update(&ru->pg, ru->bytes_before + in.bytes, ru->records);
-	}
-	if (!ru->ld.stop && rc < 0)
-		ld_error(&ru->ld, name, in.line + 1, "read error: %s", strerror(errno));
-	ru->bytes_before += in.bytes;
-	lines_free(&in);
-	if (!std)
-		fclose(f);
+	pl_end(ru->pl);
+	progress_update(&ru->pg, pl_bytes(ru->pl), ru->records);
 }
 
 static int open_sink(const struct opts *o, struct sink **s)
@@ -357,9 +361,7 @@ static void run_import(struct run *ru, struct sink *s)
 	struct opts *o = ru->o;
 
 	for (int pass = 0; pass < (o->two_pass ? 2 : 1) && !ru->ld.stop; pass++) {
-		int want = !o->two_pass ? 0 : pass == 0 ? REC_CONCEPT : REC_ASSOC;
-		for (int i = 0; i < o->n_inputs && !ru->ld.stop; i++)
-			import_file(ru, o->inputs[i], want);
+		import_pass(ru, !o->two_pass ? 0 : pass == 0 ? REC_CONCEPT : REC_ASSOC);
 		ld_flush(&ru->ld);
 	}
 	progress_done(&ru->pg);
@@ -382,17 +384,27 @@ int main(int argc, char **argv)
 
 	if (rc != 0)
 		return rc > 0 ? 0 : EXIT_USAGE;
-	if (check_args(&o) < 0)
+	if (check_args(&o) < 0 || machine_defaults(&o) < 0)
 		return EXIT_USAGE;
 	if (open_sink(&o, &s) < 0)
 		return EXIT_ERRORS;
 	ru.lim = s->limits;
+	struct pl_config pc = {.lim = &ru.lim,
+	                       .max_line = o.max_line,
+	                       .threads = o.threads,
+	                       .block_bytes = o.block_bytes};
+	if (pl_new(&pc, &ru.pl) < 0) {
+		fprintf(stderr, "sutra-import: out of memory\n");
+		s->ops->free(s);
+		return EXIT_ERRORS;
+	}
 	progress_init(&ru.pg, o.progress < 0 ? isatty(STDERR_FILENO) == 1 : o.progress == 1,
 	              input_bytes(&o), true);
 	ld_init(&ru.ld, s, o.max_errors, &ru.pg);
 	run_import(&ru, s);
 	summary(&ru, s);
-	ld_free(&ru.ld);
+	ld_free(&ru.ld); /* its records point into the pipeline's blocks: first */
+	pl_free(ru.pl);
 	s->ops->free(s);
 	return ru.ld.errors ? EXIT_ERRORS : 0;
 }

@@ -8,7 +8,10 @@ Python client). Covered: messages naming file, line and field; every limit
 with its value; the summary line and exit codes; associations before their
 concepts (error with a hint, then --two-pass); export -> import -> export
 giving the same bytes; re-import as an update; import through a running
-server giving exactly what a direct import gives.
+server giving exactly what a direct import gives; the reading and parsing
+pipeline (tiny blocks through the SUTRA_IMPORT_TEST_BLOCK_BYTES hook, many
+parser threads) giving exactly what one thread and one block give: the same
+store, the same messages in line order, later lines winning.
 """
 
 import json
@@ -75,9 +78,9 @@ class ToolTest(unittest.TestCase):
                 f.write((line if isinstance(line, str) else json.dumps(line)) + "\n")
         return p
 
-    def run_import(self, *args, stdin=None, expect=0):
+    def run_import(self, *args, stdin=None, expect=0, env=None):
         p = subprocess.run([IMPORT, "--no-progress", *args], input=stdin, capture_output=True,
-                           text=True, check=False)
+                           text=True, check=False, env=env)
         self.assertEqual(p.returncode, expect, f"sutra-import {args}:\n{p.stderr}")
         return p.stderr
 
@@ -368,6 +371,154 @@ class ThroughServer(ToolTest):
         self.server.stop()
         err = self.via_server(self.write("a.jsonl", [{"id": "a"}]), 1)
         self.assertIn(f"connecting to 127.0.0.1:{self.server.port}", err)
+
+
+def block_env(size):
+    """The environment for blocks of `size` bytes (the test hook)."""
+    env = dict(os.environ)
+    env["SUTRA_IMPORT_TEST_BLOCK_BYTES"] = str(size)
+    return env
+
+
+class Pipeline(ToolTest):
+    """Blocks and parser threads change nothing but the speed."""
+
+    def messages(self, err):
+        """The per-line messages, without the summary's timing."""
+        return [x for x in err.splitlines() if not x.startswith("sutra-import: ")]
+
+    def line_numbers(self, err, src):
+        return [int(x[len(src) + 1:].split(":")[0]) for x in self.messages(err)
+                if x.startswith(src + ":")]
+
+    def import_both(self, lines, *args, sizes=(1, 7, 64, 300), dim=4, expect=0):
+        """Imports with one thread and big blocks, then with tiny blocks and
+        many threads; checks both give the same store and messages."""
+        src = self.write("in.jsonl", lines)
+        ref_store = self.path("ref")
+        ref_err = self.run_import("--dir", ref_store, "--dimension", str(dim), "--durability",
+                                  "none", "--threads", "1", *args, src, expect=expect)
+        ref = self.export(ref_store)
+        for size in sizes:
+            for threads in ("1", "3", "8"):
+                store = self.path(f"s{size}-{threads}")
+                err = self.run_import("--dir", store, "--dimension", str(dim), "--durability",
+                                      "none", "--threads", threads, *args, src, expect=expect,
+                                      env=block_env(size))
+                self.assertEqual(self.messages(err), self.messages(ref_err), (size, threads))
+                self.assertEqual(self.export(store), ref, (size, threads))
+        return src, ref_err, ref
+
+    def test_same_store_and_messages_in_line_order(self):
+        concepts, assocs = sample_data(n=120)
+        lines = [json.dumps(x) for x in concepts + assocs]
+        for k in range(0, len(lines), 13):  # mistakes spread over many blocks
+            lines.insert(k, '{"id": "bad", "vector": [1, 2]}' if k % 2 else "not json")
+            lines.insert(k + 5, '\ufeff{"id": "a byte order mark is not line 1"}')
+        src, err, out = self.import_both(lines, "--max-errors", "0", expect=1)
+        numbers = self.line_numbers(err, src)
+        self.assertGreater(len(numbers), 20)
+        self.assertEqual(numbers, sorted(numbers))  # reported in line order
+        self.assertEqual(len(out.splitlines()), 120 + len(
+            {(a["source"], a["target"], {"semantic": 0, "hierarchical": 3}.get(a["type"], a["type"]))
+             for a in assocs}))
+
+    def test_a_later_line_wins(self):
+        lines = []
+        for round_ in range(30):
+            for i in range(10):
+                lines.append({"id": f"c{i}", "content": f"round {round_} of c{i}"})
+            lines.append({"source": "c1", "target": "c2", "type": "causal",
+                          "confidence": round_ / 32})
+        src, err, out = self.import_both(lines, sizes=(1, 40, 200))
+        got = [json.loads(x) for x in out.splitlines()]
+        self.assertEqual({c["content"] for c in got if "id" in c},
+                         {f"round 29 of c{i}" for i in range(10)})
+        self.assertEqual([a["confidence"] for a in got if "source" in a], [29 / 32])
+
+    def test_long_lines_blank_lines_and_line_ends(self):
+        def sized(name, n):  # a concept line of exactly n bytes
+            line = json.dumps({"id": name, "content": ""})
+            return line[:-2] + "x" * (n - len(line)) + line[-2:]
+        lines = ['\ufeff{"id": "first"}', sized("long1", 81), "", "  \r", '{"id": "a"}\r',
+                 sized("at", 80), '\ufeff{"id": "no-bom"}', sized("long2", 200),
+                 '{"id": "b", "content": "' + "y" * 40 + '"}', sized("long3", 81)]
+        src = self.write("in.jsonl", lines)
+        with open(src, "rb+") as f:  # the last line has no newline
+            f.truncate(os.path.getsize(src) - 1)
+        want = [f"{src}:2: line longer than 80 bytes (the limit, --max-line-bytes)",
+                f"{src}:7: invalid JSON at column 1: '[' or '{{' expected near '\ufeff'",
+                f"{src}:8: line longer than 80 bytes (the limit, --max-line-bytes)",
+                f"{src}:10: line longer than 80 bytes (the limit, --max-line-bytes)"]
+        for size in (1, 5, 64, 80, 81, 82, 4096):
+            for threads in ("1", "4"):
+                for two_pass in ((), ("--two-pass",)):
+                    store = self.path(f"s{size}-{threads}-{len(two_pass)}")
+                    err = self.run_import("--dir", store, "--dimension", "4", "--max-line-bytes",
+                                          "80", "--threads", threads, *two_pass, src, expect=1,
+                                          env=block_env(size))
+                    self.assertEqual(self.messages(err), want, (size, threads, two_pass))
+                    self.assertIn("4 concepts and 0 associations loaded", err)
+                    contents = sorted(json.loads(x)["content"]
+                                      for x in self.export(store).splitlines())
+                    self.assertEqual(contents, ["", "", "x" * 53, "y" * 40])
+
+    def test_many_short_lines(self):
+        # more lines than a block holds (4,096), the last one without a newline
+        lines = [f'{{"id":"n{i}"}}' if i % 997 else "oops" for i in range(1, 30001)]
+        src = self.write("in.jsonl", lines)
+        with open(src, "rb+") as f:
+            f.truncate(os.path.getsize(src) - 1)
+        want = [f"{src}:{n}: invalid JSON at column 4: '[' or '{{' expected near 'oops'"
+                for n in range(997, 30001, 997)]
+        for threads in ("1", "3"):
+            store = self.path(f"s{threads}")
+            err = self.run_import("--dir", store, "--threads", threads, "--max-errors", "0", src,
+                                  expect=1)
+            self.assertEqual(self.messages(err), want)
+            self.assertIn(f"{30000 - len(want)} concepts and 0 associations", err)
+        self.assertEqual(len(self.export(store).splitlines()), 30000 - len(want))
+
+    def test_two_pass_and_stdin(self):
+        lines = [{"source": "a", "target": "b"}, "oops", {"id": "a"}, {"id": "b"},
+                 {"source": "b", "target": "a", "type": 2}]
+        src, err, out = self.import_both(lines, "--two-pass", sizes=(1, 9), expect=1)
+        self.assertEqual(self.messages(err), [f"{src}:2: invalid JSON at column 4: "
+                                              "'[' or '{' expected near 'oops'"])
+        self.assertEqual(len(out.splitlines()), 4)
+        data = "".join(json.dumps(x) + "\n" for x in lines[2:] + lines[:1])
+        err = self.run_import("--dir", self.path("stdin"), "--threads", "5", "-", stdin=data,
+                              env=block_env(3))
+        self.assertIn("2 concepts and 2 associations", err)
+
+    def test_read_errors_and_files_in_order(self):
+        a = self.write("a.jsonl", [{"id": "a"}, "bad a"])
+        b = self.write("b.jsonl", ["bad b", {"id": "b"}])
+        err = self.run_import("--dir", self.path("s"), "--threads", "4", a, self.tmp,
+                              self.path("missing.jsonl"), b, expect=1, env=block_env(2))
+        self.assertEqual(self.messages(err), [
+            f"{a}:2: invalid JSON at column 3: '[' or '{{' expected near 'bad'",
+            f"{self.tmp}:1: read error: Is a directory",
+            f"{self.path('missing.jsonl')}: No such file or directory",
+            f"{b}:1: invalid JSON at column 3: '[' or '{{' expected near 'bad'"])
+        self.assertIn("2 concepts", err)
+
+    def test_max_errors_stops_the_pipeline(self):
+        lines = ["oops"] * 5000 + ['{"id": "late"}']
+        err = self.load(lines, "--max-errors", "7", "--threads", "4", expect=1)[2]
+        self.assertEqual(len([x for x in err.splitlines() if "invalid JSON" in x]), 7)
+        self.assertIn(":7: invalid JSON", err)
+        self.assertIn("(stopped early)", err)
+
+    def test_bad_threads_and_hook(self):
+        f = self.write("a.jsonl", [{"id": "a"}])
+        for args, env, text in [(("--threads", "0"), None, "bad value for --threads: '0' (allowed 1..64)"),
+                                (("--threads", "65"), None, "allowed 1..64"),
+                                ((), block_env(0), "SUTRA_IMPORT_TEST_BLOCK_BYTES")]:
+            p = subprocess.run([IMPORT, "--dir", self.path("s"), *args, f], capture_output=True,
+                               text=True, check=False, env=env)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(text, p.stderr)
 
 
 class Progress(ToolTest):

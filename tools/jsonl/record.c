@@ -338,9 +338,13 @@ int rec_parse(const char *line, size_t len, const struct rec_limits *lim, struct
 
 void rec_free(struct rec *r)
 {
-	if (r->root)
-		json_decref(r->root);
-	free(r->vector);
-	free(r->meta);
+	if (r->owner) {
+		r->owner->release(r->owner);
+	} else {
+		if (r->root)
+			json_decref(r->root);
+		free(r->vector);
+		free(r->meta);
+	}
 	memset(r, 0, sizeof *r);
 }

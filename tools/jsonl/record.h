@@ -20,8 +20,11 @@
  * failing a whole batch later: every message is "field \"name\": why",
  * the caller prefixes file:line.
  *
- * A parsed record owns its JSON tree (strings point into it) and the arrays
- * made for the engine; rec_free releases them.
+ * A record parsed here owns its JSON tree (strings point into it) and the
+ * arrays made for the engine; rec_free releases them. A record made by the
+ * fast parser (recfast.h) has no tree: its strings, vector and metadata
+ * live in memory held by r->owner, and rec_free drops the record's
+ * reference to it instead.
  */
 #ifndef SUTRA_TOOLS_RECORD_H
 #define SUTRA_TOOLS_RECORD_H
@@ -48,11 +51,18 @@ struct rec_limits {
 
 enum rec_kind { REC_CONCEPT = 1, REC_ASSOC = 2 };
 
+/* Holder of the memory of records that do not own theirs (the parsed
+ * blocks of the import pipeline): rec_free calls release once per record. */
+struct rec_owner {
+	void (*release)(struct rec_owner *o);
+};
+
 struct rec {
 	int kind; /* enum rec_kind */
 	const char *file;
 	uint64_t line;
-	json_t *root; /* owns the strings below */
+	json_t *root;            /* owns the strings below (rec_parse) */
+	struct rec_owner *owner; /* or holds them (recfast_parse) */
 	/* concept */
 	sutra_id id;
 	char id_hex[SUTRA_ID_HEX];
