@@ -111,10 +111,15 @@ static int window_ids(struct vindex *v, uint8_t (**ids)[16], size_t *n)
 	return 0;
 }
 
-/* The graph's distance as the similarity the store reports. */
-static float similarity_of(int metric, float distance)
+/* Adds the concept's exact similarity to all[] if it has a vector (of
+ * the store's dimension) that the filter (NULL: none) accepts. */
+static void score_hit(struct vindex *v, const float *q, float qn, const struct node *nd,
+                      const struct vfilter *f, sutra_hit *all, size_t *na)
 {
-	return metric == SUTRA_METRIC_L2 ? -distance : 1.0f - distance;
+	if (!nd || !nd->vec || nd->dim != v->cfg.dim || (f && !vfilter_accepts(f, nd)))
+		return;
+	memcpy(all[*na].id.b, nd->id, 16);
+	all[(*na)++].similarity = vector_score(v->cfg.metric, q, qn, nd->vec, v->cfg.dim);
 }
 
 static int by_similarity(const void *a, const void *b)
@@ -154,20 +159,16 @@ static int merge(struct vindex *v, const float *q, uint32_t want, uint32_t ef,
 	rc = hnsw_search(g, q, want, ef > want ? ef : want, f ? graph_accepts : NULL, &gf, hits,
 	                 &nh);
 	*na = 0;
+	/* Every hit is scored from the store's vector, like the window and the
+	 * exact scan: a concept gets the same similarity whichever path found
+	 * it, and one deleted since the graph saw it is dropped. */
 	for (size_t i = 0; i < nh && rc == 0; i++) {
 		const uint8_t *id = hnsw_key(g, hits[i].slot);
-		if (nw && bsearch(id, win, nw, 16, memcmp16))
-			continue;
-		memcpy(all[*na].id.b, id, 16);
-		all[(*na)++].similarity = similarity_of(v->cfg.metric, hits[i].distance);
+		if (!(nw && bsearch(id, win, nw, 16, memcmp16)))
+			score_hit(v, q, qn, store_find(v->store, id), NULL, all, na);
 	}
-	for (size_t i = 0; i < nw && rc == 0; i++) {
-		struct node *nd = store_find(v->store, win[i]);
-		if (!nd || !nd->vec || nd->dim != v->cfg.dim || (f && !vfilter_accepts(f, nd)))
-			continue;
-		memcpy(all[*na].id.b, win[i], 16);
-		all[(*na)++].similarity = vector_score(v->cfg.metric, q, qn, nd->vec, v->cfg.dim);
-	}
+	for (size_t i = 0; i < nw && rc == 0; i++)
+		score_hit(v, q, qn, store_find(v->store, win[i]), f, all, na);
 	sutra_free(hits);
 	return rc;
 }
