@@ -552,3 +552,22 @@ int bu_run_isolated(const char *bench, const char *variant, unsigned watchdog_s,
 	}
 	return WEXITSTATUS(status) ? 1 : 0;
 }
+
+unsigned bu_parse_names(const char *prog, const char *list, const char *const *names, int n)
+{
+	char buf[128], *save = NULL;
+	unsigned mask = 0;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		int i = 0;
+		while (i < n && strcmp(t, names[i]) != 0)
+			i++;
+		if (i == n) {
+			fprintf(stderr, "%s: unknown name '%s' (--only)\n", prog, t);
+			return 0;
+		}
+		mask |= 1u << i;
+	}
+	return mask;
+}

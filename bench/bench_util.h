@@ -59,6 +59,9 @@ void bu_set_free(bench_set *s);
 
 /* Formats the calling thread's error message; returns -1. */
 int bu_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Bit mask (bit i: names[i]) of a comma-separated list of names, for
+ * --only; 0, with a message naming prog and the word, on an unknown one. */
+unsigned bu_parse_names(const char *prog, const char *list, const char *const *names, int n);
 const char *bu_lasterr(void);
 
 /* ---- files and processes --------------------------------------------------- */

@@ -87,26 +87,6 @@ static void usage(FILE *f)
 	        SUTRA_BENCH_SCRATCH, SUTRA_BENCH_CACHE, SUTRA_BENCH_RESULTS);
 }
 
-/* Bit mask of the set names in a comma-separated list; 0 on an unknown one. */
-static unsigned parse_sets(const char *list)
-{
-	char buf[128], *save = NULL;
-	unsigned mask = 0;
-
-	snprintf(buf, sizeof(buf), "%s", list);
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		int i = 0;
-		while (i < NSECT && strcmp(t, set_names[i]) != 0)
-			i++;
-		if (i == NSECT) {
-			fprintf(stderr, "sutra-bench-ann: unknown data set or section '%s'\n", t);
-			return 0;
-		}
-		mask |= 1u << i;
-	}
-	return mask;
-}
-
 static void defaults(cli *c)
 {
 	const char *full = getenv("FULL");
@@ -160,7 +140,8 @@ static int parse_args(int argc, char **argv, cli *c)
 			c->o.quick = ch == 'Q';
 			break;
 		case 'o':
-			if ((c->only = parse_sets(optarg)) == 0) {
+			if ((c->only = bu_parse_names("sutra-bench-ann", optarg, set_names,
+			                              NSECT)) == 0) {
 				usage(stderr);
 				return -1;
 			}

@@ -80,25 +80,6 @@ static void usage(FILE *f)
 	        SUTRA_BENCH_BINDIR, SUTRA_BENCH_SCRATCH, SUTRA_BENCH_RESULTS);
 }
 
-static unsigned parse_sections(const char *list)
-{
-	char buf[128], *save = NULL;
-	unsigned mask = 0;
-
-	snprintf(buf, sizeof(buf), "%s", list);
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		int i = 0;
-		while (i < NSECT && strcmp(t, sect_name[i]) != 0)
-			i++;
-		if (i == NSECT) {
-			fprintf(stderr, "sutra-bench-graph: unknown section '%s'\n", t);
-			return 0;
-		}
-		mask |= 1u << i;
-	}
-	return mask;
-}
-
 static int parse_num(const char *s, double lo, double hi, double *out)
 {
 	char *end;
@@ -124,7 +105,8 @@ static int option(cli *c, int opt, const char *arg)
 		c->o.quick = 1;
 		return 0;
 	case 'o':
-		return (c->only = parse_sections(arg)) ? 0 : -1;
+		return (c->only = bu_parse_names("sutra-bench-graph", arg, sect_name, NSECT)) ? 0
+		                                                                              : -1;
 	case 'p':
 		return parse_num(arg, 1, 1e6, &v) < 0 ? -1 : (c->pairs = (long)v, 0);
 	case 'r':
