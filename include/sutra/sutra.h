@@ -113,6 +113,15 @@ typedef struct sutra_options {
 	int vector_metric;               /* SUTRA_METRIC_* (default cosine); see sutra_hit */
 	int create_if_missing;           /* default 1 */
 	int repair; /* default 0: refuse to open on corruption before the WAL tail */
+	/* Shards, 0..256 (default 0). A store created with 0 has one WAL in its
+	 * directory; with N >= 1 it has N shards (shard_NNNN/, each its own WAL
+	 * and checkpoint image), concepts routed by a stable hash of their id,
+	 * and writes that span shards commit by two-phase commit. Opening an
+	 * existing store: 0 takes the count it was created with, N must equal
+	 * it (SUTRA_EINVAL otherwise). */
+	uint32_t shards;
+	uint32_t txn_timeout_ms; /* a cross-shard write that cannot prepare on every
+	                            shard within this aborts, 1..600000 (default 5000) */
 } sutra_options;
 
 SUTRA_API void sutra_options_init(sutra_options *o);
@@ -471,9 +480,34 @@ typedef struct sutra_stats {
 	double health_score;        /* 0..1 */
 	const char *recommendation; /* static text */
 	uint64_t uptime_us;
+	/* shards (0: single layout) and cross-shard writes (two-phase commit);
+	 * WAL figures above are summed over the shards, wal_next_lsn and
+	 * wal_durable_lsn are global sequence numbers */
+	uint32_t shards;
+	uint64_t txn_active;    /* started, not yet decided and finished */
+	uint64_t txn_preparing; /* queueing their PREPARE records */
+	uint64_t txn_prepared;  /* every PREPARE queued, decision pending */
+	uint64_t txn_committed, txn_aborted;
+	uint64_t txn_timed_out; /* aborted: a shard could not prepare within txn_timeout_ms */
+	uint64_t txn_recovered; /* in doubt at open, resolved by recovery */
 } sutra_stats;
 
 SUTRA_API int sutra_stats_get(sutra_db *db, sutra_stats *out);
+
+/* One shard's figures. Counting the concepts walks the whole store. */
+typedef struct sutra_shard_stats {
+	uint64_t concepts, vectors;
+	uint64_t associations; /* whose source lives in this shard */
+	uint64_t wal_next_lsn, wal_durable_lsn;
+	uint64_t wal_segments, wal_bytes, wal_fsyncs, wal_writes;
+	uint64_t pending_records, pending_bytes;
+} sutra_shard_stats;
+
+/* Figures of shard 0..shards-1 (SUTRA_EINVAL past the last, or in a store
+ * that is not sharded). */
+SUTRA_API int sutra_shard_stats_get(sutra_db *db, uint32_t shard, sutra_shard_stats *out);
+/* The shard a concept id routes to among n shards (stable on disk). */
+SUTRA_API uint32_t sutra_shard_of(const sutra_id *id, uint32_t n);
 /* 0 if the store accepts writes; else the sticky error. */
 SUTRA_API int sutra_health(sutra_db *db);
 

@@ -53,6 +53,22 @@ SUTRA_API unsigned long sutra_fault_calls(int site);
 /* Name of a site, for messages. */
 SUTRA_API const char *sutra_fault_site_name(int site);
 
+/* Steps of a cross-shard write (two-phase commit) where a test can stop the
+ * process, as a crash would. */
+enum sutra_txn_stop {
+	SUTRA_TXN_STOP_BEFORE_PREPARE = 1, /* validated; no record queued yet */
+	SUTRA_TXN_STOP_PREPARED = 2,       /* the PREPAREs of the first k participants
+	                                      durable, the others lost */
+	SUTRA_TXN_STOP_DECIDED = 3,        /* the COMMIT decision durable, nothing after */
+	SUTRA_TXN_STOP_APPLYING = 4,       /* APPLIED written by k participants */
+	SUTRA_TXN_STOP_CLEANUP = 5         /* APPLIED everywhere, END not written */
+};
+
+/* When the nth next cross-shard write reaches step, the process exits at
+ * once with exit_code (_exit: what the engine has not written is lost).
+ * step 0 disarms. */
+SUTRA_API void sutra_test_txn_stop(int step, unsigned nth, unsigned k, int exit_code);
+
 #ifdef __cplusplus
 }
 #endif

@@ -53,16 +53,21 @@ static int replay_pass(sutra_db *db, const uint8_t *payload, size_t len, uint32_
 	return rc;
 }
 
-/* Applies one WAL record at recovery. */
-static int replay_record(void *ctx, uint64_t lsn, uint8_t *payload, size_t len)
+int db_replay_batch(sutra_db *db, const uint8_t *payload, size_t len)
 {
-	sutra_db *db = ctx;
 	uint32_t count;
 	int rc = op_batch_header(payload, len, &count);
 
 	if (rc == 0)
 		rc = replay_pass(db, payload, len, count, false);
 	return rc < 0 ? rc : replay_pass(db, payload, len, count, true);
+}
+
+/* Applies one WAL record at recovery. */
+static int replay_record(void *ctx, uint64_t lsn, uint8_t *payload, size_t len)
+{
+	(void)lsn;
+	return db_replay_batch(ctx, payload, len);
 }
 
 static int open_manifest(sutra_db *db, bool *created)
@@ -81,11 +86,23 @@ static int open_manifest(sutra_db *db, bool *created)
 		db->manifest.dimension = db->opt.dimension;
 		db->manifest.checkpoint_lsn = 0;
 		db->manifest.created_us = clock_wall_us();
+		db->manifest.shards = db->opt.shards;
+		db->nshards = db->opt.shards;
 		*created = true;
 		return manifest_write(db->dir, &db->manifest);
 	}
 	if (rc < 0)
 		return rc;
+	db->nshards = db->manifest.shards;
+	if (db->opt.shards && db->opt.shards != db->manifest.shards)
+		return err_set(
+		    SUTRA_EINVAL,
+		    db->manifest.shards
+		        ? "option shards = %u does not match the store's %u shards (%s); "
+		          "0 opens a store with the count it was created with"
+		        : "option shards = %u: the store has one log, it is not sharded "
+		          "(%u shards) (%s); open it with shards = 0",
+		    db->opt.shards, db->manifest.shards, db->dir);
 	if (db->manifest.dimension != db->opt.dimension)
 		return err_set(SUTRA_EINVAL,
 		               "option dimension = %u does not match the store's dimension %u (%s)",
@@ -103,7 +120,8 @@ static int load_checkpoint(sutra_db *db)
 		return 0;
 	if (!(db->maps = sutra_calloc(1, sizeof *db->maps)))
 		return err_set(SUTRA_ENOMEM, "out of memory opening the checkpoint");
-	int rc = ckpt_load(db->dir, lsn, db->opt.dimension, db->opt.repair, &db->store, &map, &res);
+	int rc = ckpt_load(db->dir, lsn, db->opt.dimension, db->opt.repair, CKPT_ALL, NULL,
+	                   &db->store, &map, &res);
 	db->maps[0] = map;
 	db->nmaps = 1;
 	atomic_store(&db->checkpoint_lsn, lsn);
@@ -143,9 +161,7 @@ static int recover(sutra_db *db)
 
 static int log_sync(void *arg)
 {
-	sutra_db *db = arg;
-
-	return wal_flush(db->wal, true);
+	return log_flush(arg, true);
 }
 
 static uint64_t log_next(void *arg)
@@ -153,6 +169,8 @@ static uint64_t log_next(void *arg)
 	sutra_db *db = arg;
 	struct wal_stats ws;
 
+	if (db->nshards)
+		return atomic_load(&db->next_gsn);
 	wal_stats_get(db->wal, &ws);
 	return ws.next_lsn;
 }
@@ -207,6 +225,8 @@ static void db_free(sutra_db *db)
 	for (size_t i = 0; i < db->nmaps; i++)
 		io_munmap(db->maps[i].addr, db->maps[i].size);
 	sutra_free(db->maps);
+	shards_free(db);
+	pthread_mutex_destroy(&db->serve_mu);
 	if (db->lock_fd >= 0)
 		io_close(db->lock_fd);
 	pthread_mutex_destroy(&db->wlock);
@@ -238,10 +258,12 @@ int sutra_open(const char *dir, const sutra_options *o, sutra_db **out)
 	db->lock_fd = -1;
 	db->opened_us = clock_wall_us();
 	pthread_mutex_init(&db->wlock, NULL);
+	pthread_mutex_init(&db->serve_mu, NULL);
 	db_commit_init(db);
 	if ((rc = store_init(&db->store)) < 0 || (rc = open_dir(db)) < 0 ||
 	    (rc = io_lock_dir(db->dir, &db->lock_fd)) < 0 ||
-	    (rc = open_manifest(db, &created)) < 0 || (rc = recover(db)) < 0 ||
+	    (rc = open_manifest(db, &created)) < 0 ||
+	    (rc = db->nshards ? shards_open(db, created) : recover(db)) < 0 ||
 	    (rc = open_vindex(db)) < 0 || (rc = bg_start(db)) < 0)
 		goto fail;
 	/* A repair skipped or cut something: checkpoint now, so the next open
@@ -253,8 +275,7 @@ int sutra_open(const char *dir, const sutra_options *o, sutra_db **out)
 	return 0;
 fail:
 	bg_stop(db);
-	if (db->wal)
-		wal_close(db->wal);
+	log_close(db);
 	db_free(db);
 	return rc;
 }
@@ -268,7 +289,7 @@ int sutra_close(sutra_db *db)
 	atomic_store(&db->closing, 1);
 	pthread_mutex_unlock(&db->wlock);
 	bg_stop(db);
-	int rc = wal_close(db->wal);
+	int rc = log_close(db);
 	int sticky = atomic_load(&db->apply_error);
 	db_free(db);
 	return sticky ? sticky : rc;
@@ -278,7 +299,7 @@ int sutra_sync(sutra_db *db)
 {
 	int rc = db_check_open(db);
 
-	return rc < 0 ? rc : wal_flush(db->wal, true);
+	return rc < 0 ? rc : log_flush(db, true);
 }
 
 int sutra_checkpoint(sutra_db *db)
@@ -293,5 +314,5 @@ int sutra_health(sutra_db *db)
 	if (!db)
 		return SUTRA_EINVAL;
 	int e = atomic_load(&db->apply_error);
-	return e ? e : wal_error(db->wal);
+	return e ? e : log_error(db);
 }

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "store/checkpoint.h"
+#include "shard/shard.h"
 #include "store/store.h"
 #include "sutra/sutra.h"
 #include "vector/filter.h"
@@ -39,6 +40,34 @@ struct background {
 	uint64_t ckpt_wal_mark; /* WAL bytes written when the last checkpoint began */
 };
 
+/* One shard of a sharded store: its directory, its WAL, and the thread
+ * that syncs that WAL when a group of writes needs several shards synced
+ * at once (so their fdatasyncs overlap). */
+struct shard_log {
+	char *dir;
+	struct wal *wal;
+	uint64_t ckpt_wal_lsn; /* where replay of this WAL starts */
+	pthread_t syncer;
+	bool syncer_started, syncer_stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t sync_want, sync_seq, sync_done_seq;
+	int sync_rc;
+};
+
+/* Where the log put one batch (engine/shards.c). */
+struct log_pos {
+	uint64_t gsn;
+	uint32_t coordinator;
+	bool txn; /* spans shards: two-phase commit */
+	struct shard_set parts;
+};
+
+struct txn_figures {
+	_Atomic uint64_t active, preparing, prepared;
+	_Atomic uint64_t committed, aborted, timed_out, recovered;
+};
+
 struct sutra_db {
 	char *dir;
 	sutra_options opt;
@@ -55,7 +84,15 @@ struct sutra_db {
 	struct store store;
 	struct vindex *vindex; /* NULL when vector_index is off */
 	struct idset replayed; /* open only: concepts the WAL replay touched */
-	struct wal *wal;
+	struct wal *wal;       /* single layout; NULL in a sharded store */
+	/* Sharded layout (nshards > 0): a WAL per shard, one global sequence. */
+	uint32_t nshards;
+	struct shard_log *shards;
+	_Atomic uint64_t next_gsn;    /* taken under the writer lock */
+	_Atomic uint64_t durable_gsn; /* every write below it is decided and durable */
+	pthread_mutex_t serve_mu;     /* held by a commit group from logging to decision */
+	uint64_t *need, *need2;       /* serve_mu: per-shard lsns a group must sync */
+	struct txn_figures tx;
 	struct manifest manifest;
 	struct ckpt_map *maps;
 	size_t nmaps;
@@ -78,8 +115,43 @@ void db_commit_init(sutra_db *db);
 /* Drains the queue (async commits finish normally) and stops the committer. */
 void db_commit_shutdown(sutra_db *db);
 void db_commit_destroy(sutra_db *db);
-/* write.c: validates, logs and applies one batch; wlock held. */
-int db_log_and_apply(sutra_db *db, struct opbuf *b, uint64_t *lsn);
+/* write.c: validates, logs and applies one batch; wlock held. pos (sharded
+ * stores) gets where the batch was logged. */
+int db_log_and_apply(sutra_db *db, struct opbuf *b, uint64_t *lsn, struct log_pos *pos);
+/* db.c: applies one WAL batch at recovery (checks it whole first). */
+int db_replay_batch(sutra_db *db, const uint8_t *payload, size_t len);
+
+/* shards.c: the log of a store, one WAL or one per shard. */
+int log_error(sutra_db *db);
+int log_flush(sutra_db *db, bool sync);
+/* Summed over the shards; next_lsn/durable_lsn are global sequence
+ * numbers in a sharded store. */
+void log_stats(sutra_db *db, struct wal_stats *out);
+void log_set_kick(sutra_db *db, void (*fn)(void *), void *arg);
+int log_close(sutra_db *db);
+/* Sharded only. Logs a batch (wlock held): one record, or the PREPARE
+ * records of a transaction; fills pos and need[] (lsns to sync). */
+int shards_append(sutra_db *db, const uint8_t *payload, size_t len, struct log_pos *pos);
+/* Syncs each shard s with need[s] > 0 up to need[s], in parallel; zeroes
+ * need. */
+int shards_sync(sutra_db *db, uint64_t *need);
+/* Decides a prepared transaction: COMMIT (made durable with the group by
+ * the caller through need2) then APPLIED/END; or ABORT. */
+int shards_decide(sutra_db *db, const struct log_pos *pos, int phase);
+/* Records the APPLIED and END records of a committed transaction. */
+int shards_finish(sutra_db *db, const struct log_pos *pos);
+/* Test stops (sutra_test_txn_stop) at the points the group reaches. */
+void shards_check_prepared_stop(sutra_db *db, const struct log_pos *pos);
+void shards_check_decided_stop(void);
+/* A transaction whose PREPARE (decided: COMMIT) could not be made durable. */
+void shards_txn_lost(sutra_db *db, bool decided);
+/* recover_shards.c: opens (or creates) the shards, loads their checkpoint
+ * images and replays their logs merged by gsn, resolving every in-doubt
+ * transaction. */
+int shards_open(sutra_db *db, bool created);
+void shards_free(sutra_db *db);
+/* sched.c support: checkpoint of a sharded store. */
+int shards_checkpoint(sutra_db *db);
 /* read.c */
 int db_check_open(sutra_db *db);
 /* sched.c */

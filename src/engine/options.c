@@ -39,6 +39,8 @@ void sutra_options_init(sutra_options *o)
 	o->vector_metric = SUTRA_METRIC_COSINE;
 	o->create_if_missing = 1;
 	o->repair = 0;
+	o->shards = 0;
+	o->txn_timeout_ms = 5000;
 }
 
 static int range(const char *key, uint64_t v, uint64_t lo, uint64_t hi)
@@ -82,7 +84,9 @@ int sutra_options_validate(const sutra_options *o)
 	    (rc = range("index_ef_construction", o->index_ef_construction, o->index_m, 4096)) < 0 ||
 	    (rc = range("vector_metric", (uint64_t)(unsigned)o->vector_metric, 0, 2)) < 0 ||
 	    (rc = range("create_if_missing", (uint64_t)o->create_if_missing, 0, 1)) < 0 ||
-	    (rc = range("repair", (uint64_t)o->repair, 0, 1)) < 0)
+	    (rc = range("repair", (uint64_t)o->repair, 0, 1)) < 0 ||
+	    (rc = range("shards", o->shards, 0, 256)) < 0 ||
+	    (rc = range("txn_timeout_ms", o->txn_timeout_ms, 1, 600000)) < 0)
 		return rc;
 	return 0;
 }
@@ -177,6 +181,8 @@ static const struct numeric_option numeric[] = {
     NUM(sched_min_interval_ms, 0),
     NUM(sched_base_interval_ms, 0),
     NUM(sched_max_interval_ms, 0),
+    NUM(shards, 0),
+    NUM(txn_timeout_ms, 0),
 };
 
 static int set_flag(int *field, const char *key, const char *v)

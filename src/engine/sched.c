@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "engine/db.h"
+#include "util/alloc.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "vector/vindex.h"
@@ -106,7 +107,7 @@ static uint64_t cycle(sutra_db *db, uint64_t last_sync_ns)
 	                now - last_sync_ns >= (uint64_t)db->opt.interval_ms * 1000000ull;
 
 	if (db->opt.durability != SUTRA_DURABILITY_ALWAYS || sync_due)
-		wal_flush(db->wal, sync_due); /* errors are sticky in the WAL */
+		log_flush(db, sync_due); /* errors are sticky in the WAL */
 	if (pthread_mutex_trylock(&db->wlock) == 0) {
 		epoch_reclaim(&db->store.bin);
 		pthread_mutex_unlock(&db->wlock);
@@ -129,10 +130,10 @@ static void *sched_main(void *arg)
 		if (bg->stop)
 			break;
 		pthread_mutex_unlock(&bg->mu);
-		wal_stats_get(db->wal, &ws);
+		log_stats(db, &ws);
 		uint64_t before = ws.written_lsn;
 		last_sync = cycle(db, last_sync);
-		wal_stats_get(db->wal, &ws);
+		log_stats(db, &ws);
 		uint64_t now = clock_mono_ns();
 		int sticky = sutra_health(db) != 0; /* takes the WAL lock: not under ours */
 		pthread_mutex_lock(&bg->mu);
@@ -154,6 +155,25 @@ static int sync_log(void *arg)
 	return wal_flush(db->wal, true);
 }
 
+/* A sharded checkpoint is published by the manifest after its last image:
+ * then every transaction the images could hold has been decided (its
+ * group released serve_mu) and every shard's log is synced past them. */
+struct shard_ckpt {
+	sutra_db *db;
+	uint32_t images;
+};
+
+static int sync_shard_logs(void *arg)
+{
+	struct shard_ckpt *c = arg;
+
+	if (++c->images < c->db->nshards)
+		return 0;
+	pthread_mutex_lock(&c->db->serve_mu);
+	pthread_mutex_unlock(&c->db->serve_mu);
+	return log_flush(c->db, true);
+}
+
 /* Saves the vector index beside the checkpoint image, before the manifest
  * names the checkpoint: a failure fails the checkpoint, like a failure of
  * the image. While the first build runs there is no file to write (the
@@ -165,6 +185,81 @@ static int save_index(sutra_db *db, uint64_t lsn, uint64_t mark)
 	return rc == SUTRA_EBUSY ? 0 : rc;
 }
 
+static void checkpoint_done(sutra_db *db, uint64_t lsn, uint64_t bytes, uint64_t t0)
+{
+	atomic_store(&db->checkpoint_lsn, lsn);
+	atomic_store(&db->checkpoint_bytes, bytes);
+	atomic_fetch_add(&db->checkpoints, 1);
+	atomic_store(&db->checkpoint_last_us, (clock_mono_ns() - t0) / 1000);
+}
+
+/* The cut of a sharded checkpoint: the gsn and each WAL's next lsn, taken
+ * together under the writer lock. */
+static uint64_t shard_cut(sutra_db *db, uint64_t *cut, uint64_t *mark)
+{
+	uint64_t bytes = 0;
+
+	pthread_mutex_lock(&db->wlock);
+	uint64_t gsn = atomic_load(&db->next_gsn);
+	for (uint32_t s = 0; s < db->nshards; s++) {
+		struct wal_stats ws;
+		wal_stats_get(db->shards[s].wal, &ws);
+		cut[s] = ws.next_lsn;
+		bytes += ws.written_bytes + ws.pending_bytes;
+	}
+	*mark = db->vindex ? vindex_mark(db->vindex) : 0;
+	pthread_mutex_unlock(&db->wlock);
+	pthread_mutex_lock(&db->bg.mu);
+	db->bg.ckpt_wal_mark = bytes;
+	pthread_mutex_unlock(&db->bg.mu);
+	return gsn;
+}
+
+static int shard_images(sutra_db *db, uint64_t gsn, const uint64_t *cut, uint64_t *bytes)
+{
+	struct shard_ckpt c = {db, 0};
+	struct ckpt_result res;
+	int rc = 0;
+
+	for (uint32_t s = 0; s < db->nshards && rc == 0; s++) {
+		struct ckpt_part part = {s, db->nshards, cut[s]};
+		rc = ckpt_write(db->shards[s].dir, &db->store, gsn, db->opt.dimension, &part,
+		                sync_shard_logs, &c, &res);
+		*bytes += res.bytes;
+	}
+	return rc;
+}
+
+int shards_checkpoint(sutra_db *db)
+{
+	uint64_t *cut = sutra_calloc(db->nshards, sizeof *cut), mark, bytes = 0;
+	uint64_t t0 = clock_mono_ns();
+	int rc;
+
+	if (!cut)
+		return err_set(SUTRA_ENOMEM, "out of memory for a checkpoint of %u shards",
+		               db->nshards);
+	uint64_t gsn = shard_cut(db, cut, &mark);
+	if (gsn == atomic_load(&db->checkpoint_lsn) && !db->rewrite_checkpoint) {
+		sutra_free(cut);
+		return 0; /* nothing new */
+	}
+	db->rewrite_checkpoint = false;
+	struct manifest m = db->manifest;
+	m.checkpoint_lsn = gsn;
+	if ((rc = shard_images(db, gsn, cut, &bytes)) == 0 &&
+	    (rc = save_index(db, gsn, mark)) == 0 && (rc = manifest_write(db->dir, &m)) == 0) {
+		db->manifest = m;
+		checkpoint_done(db, gsn, bytes, t0);
+		rc = db_remove_other_indexes(db, gsn);
+	}
+	for (uint32_t s = 0; s < db->nshards && rc == 0; s++)
+		if ((rc = ckpt_remove_others(db->shards[s].dir, gsn)) == 0)
+			rc = wal_truncate_before(db->shards[s].wal, cut[s]);
+	sutra_free(cut);
+	return rc;
+}
+
 int db_checkpoint_now(sutra_db *db)
 {
 	struct ckpt_result res;
@@ -172,6 +267,8 @@ int db_checkpoint_now(sutra_db *db)
 	uint64_t t0 = clock_mono_ns();
 	int rc;
 
+	if (db->nshards)
+		return shards_checkpoint(db);
 	/* Under the writer lock every op below next_lsn has been applied (and
 	 * noted in the vector index's log below mark). */
 	pthread_mutex_lock(&db->wlock);
@@ -187,15 +284,13 @@ int db_checkpoint_now(sutra_db *db)
 	db->rewrite_checkpoint = false;
 	struct manifest m = db->manifest;
 	m.checkpoint_lsn = lsn;
-	if ((rc = ckpt_write(db->dir, &db->store, lsn, db->opt.dimension, sync_log, db, &res)) < 0)
+	if ((rc = ckpt_write(db->dir, &db->store, lsn, db->opt.dimension, NULL, sync_log, db,
+	                     &res)) < 0)
 		return rc;
 	if ((rc = save_index(db, lsn, mark)) < 0 || (rc = manifest_write(db->dir, &m)) < 0)
 		return rc;
 	db->manifest = m;
-	atomic_store(&db->checkpoint_lsn, lsn);
-	atomic_store(&db->checkpoint_bytes, res.bytes);
-	atomic_fetch_add(&db->checkpoints, 1);
-	atomic_store(&db->checkpoint_last_us, (clock_mono_ns() - t0) / 1000);
+	checkpoint_done(db, lsn, res.bytes, t0);
 	if ((rc = ckpt_remove_others(db->dir, lsn)) < 0 ||
 	    (rc = db_remove_other_indexes(db, lsn)) < 0)
 		return rc;
@@ -263,7 +358,7 @@ int bg_start(sutra_db *db)
 	bg->fig.interval_ms = db->opt.sched_base_interval_ms;
 	bg->fig.health_score = 1.0;
 	bg->fig.recommendation = "healthy";
-	wal_set_kick(db->wal, kick, bg);
+	log_set_kick(db, kick, bg);
 	if (pthread_create(&bg->sched, NULL, sched_main, db) != 0)
 		return err_set(SUTRA_ENOMEM, "cannot start the scheduler thread");
 	bg->sched_started = true;
@@ -289,8 +384,7 @@ void bg_stop(sutra_db *db)
 	if (bg->ckpt_started)
 		pthread_join(bg->ckpt, NULL);
 	bg->sched_started = bg->ckpt_started = false;
-	if (db->wal)
-		wal_set_kick(db->wal, NULL, NULL);
+	log_set_kick(db, NULL, NULL);
 }
 
 void bg_figures(sutra_db *db, struct sched_figures *out)

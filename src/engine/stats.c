@@ -20,6 +20,18 @@ static void fill_health(sutra_db *db, sutra_stats *s)
 		         sutra_strerror(e));
 }
 
+static void fill_txn(sutra_db *db, sutra_stats *s)
+{
+	s->shards = db->nshards;
+	s->txn_active = atomic_load(&db->tx.active);
+	s->txn_preparing = atomic_load(&db->tx.preparing);
+	s->txn_prepared = atomic_load(&db->tx.prepared);
+	s->txn_committed = atomic_load(&db->tx.committed);
+	s->txn_aborted = atomic_load(&db->tx.aborted);
+	s->txn_timed_out = atomic_load(&db->tx.timed_out);
+	s->txn_recovered = atomic_load(&db->tx.recovered);
+}
+
 int sutra_stats_get(sutra_db *db, sutra_stats *s)
 {
 	struct wal_stats ws;
@@ -39,7 +51,7 @@ int sutra_stats_get(sutra_db *db, sutra_stats *s)
 		vindex_figures(db->vindex, s);
 	s->ops_written = atomic_load(&db->ops_written);
 	s->records_written = atomic_load(&db->records_written);
-	wal_stats_get(db->wal, &ws);
+	log_stats(db, &ws);
 	s->busy_rejections = ws.busy;
 	s->wal_next_lsn = ws.next_lsn;
 	s->wal_durable_lsn = ws.durable_lsn;
@@ -70,5 +82,52 @@ int sutra_stats_get(sutra_db *db, sutra_stats *s)
 	s->health_score = s->read_only ? 0.0 : f.health_score;
 	s->recommendation = f.recommendation;
 	s->uptime_us = clock_wall_us() - db->opened_us;
+	fill_txn(db, s);
 	return 0;
+}
+
+struct shard_count {
+	uint32_t shard, n;
+	sutra_shard_stats *out;
+};
+
+static int count_concept(void *ctx, const sutra_concept *c)
+{
+	struct shard_count *sc = ctx;
+
+	if (shard_of(c->id.b, sc->n) == sc->shard) {
+		sc->out->concepts++;
+		sc->out->vectors += c->vector != NULL;
+		sc->out->associations += c->out_degree;
+	}
+	return 0;
+}
+
+int sutra_shard_stats_get(sutra_db *db, uint32_t shard, sutra_shard_stats *out)
+{
+	struct wal_stats ws;
+	int rc = db_check_open(db);
+
+	if (rc < 0 || !out)
+		return rc < 0 ? rc : err_set(SUTRA_EINVAL, "shard stats: NULL output");
+	if (shard >= db->nshards)
+		return err_set(SUTRA_EINVAL, "shard %u: the store has %u shards", shard,
+		               db->nshards);
+	memset(out, 0, sizeof *out);
+	wal_stats_get(db->shards[shard].wal, &ws);
+	out->wal_next_lsn = ws.next_lsn;
+	out->wal_durable_lsn = ws.durable_lsn;
+	out->wal_segments = ws.segments;
+	out->wal_bytes = ws.bytes;
+	out->wal_fsyncs = ws.fsyncs;
+	out->wal_writes = ws.writes;
+	out->pending_records = ws.pending_records;
+	out->pending_bytes = ws.pending_bytes;
+	struct shard_count sc = {shard, db->nshards, out};
+	return sutra_scan(db, count_concept, &sc);
+}
+
+uint32_t sutra_shard_of(const sutra_id *id, uint32_t n)
+{
+	return id && n ? shard_of(id->b, n) : 0;
 }

@@ -362,7 +362,7 @@ static int writable(sutra_db *db)
 		    SUTRA_EREADONLY,
 		    "the store is read-only after a failed in-memory apply (%s); reopen it",
 		    sutra_strerror(e));
-	e = wal_error(db->wal);
+	e = log_error(db);
 	if (e)
 		return err_set(SUTRA_EREADONLY,
 		               "the store is read-only after a failed WAL write or fsync (%s); "
@@ -371,7 +371,18 @@ static int writable(sutra_db *db)
 	return 0;
 }
 
-int db_log_and_apply(sutra_db *db, struct opbuf *b, uint64_t *lsn)
+/* Logs the batch: to the single WAL, or to the shards it touches. */
+static int log_batch(sutra_db *db, const uint8_t *payload, size_t len, uint64_t *lsn,
+                     struct log_pos *pos)
+{
+	if (!db->nshards)
+		return wal_append(db->wal, payload, len, lsn);
+	int rc = shards_append(db, payload, len, pos);
+	*lsn = pos->gsn;
+	return rc;
+}
+
+int db_log_and_apply(sutra_db *db, struct opbuf *b, uint64_t *lsn, struct log_pos *pos)
 {
 	size_t len;
 	const uint8_t *payload = opbuf_finish(b, &len);
@@ -383,7 +394,7 @@ int db_log_and_apply(sutra_db *db, struct opbuf *b, uint64_t *lsn)
 	if ((rc = check_limits(db, b, len)) == 0 && (rc = writable(db)) == 0 &&
 	    (rc = validate_batch(db, b, payload, len)) == 0 &&
 	    (rc = prepare_batch(db, b, payload, len, &prep)) == 0 &&
-	    (rc = wal_append(db->wal, payload, len, lsn)) == 0)
+	    (rc = log_batch(db, payload, len, lsn, pos)) == 0)
 		rc = apply_batch(db, payload, len, *lsn, &prep);
 	prepared_free(&prep);
 	if (rc == 0) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "io/io.h"
+#include "shard/shard.h"
 #include "util/alloc.h"
 #include "util/bytes.h"
 #include "util/clock.h"
@@ -64,6 +65,9 @@ int manifest_read(const char *dir, struct manifest *m)
 	m->checkpoint_lsn = ld64(b + 16);
 	m->dimension = ld32(b + 24);
 	m->created_us = ld64(b + 32);
+	m->shards = ld32(b + 40);
+	if (m->shards > 256)
+		return err_set(SUTRA_ECORRUPT, "%s: %u shards (max: 256)", path, m->shards);
 	return 0;
 }
 
@@ -79,6 +83,7 @@ int manifest_write(const char *dir, const struct manifest *m)
 	st64(b + 16, m->checkpoint_lsn);
 	st32(b + 24, m->dimension);
 	st64(b + 32, m->created_us);
+	st32(b + 40, m->shards);
 	st32(b + 60, crc32c(b, 60));
 	snprintf(path, sizeof path, "%s/MANIFEST", dir);
 	snprintf(tmp, sizeof tmp, "%s/MANIFEST.tmp", dir);
@@ -182,7 +187,18 @@ static int w_edges(struct writer *w, const struct node *n, uint64_t *count)
 	return rc;
 }
 
-static int w_image(struct writer *w, struct store *s, struct ckpt_result *res)
+/* The node in slot i if the image holds it. */
+static struct node *image_node(struct table *t, size_t i, const struct ckpt_part *part)
+{
+	struct node *n = table_node(t, i);
+
+	if (n && part && part->nshards && shard_of(n->id, part->nshards) != part->shard)
+		return NULL;
+	return n;
+}
+
+static int w_image(struct writer *w, struct store *s, const struct ckpt_part *part,
+                   struct ckpt_result *res)
 {
 	uint8_t *scratch = NULL;
 	size_t cap = 0;
@@ -191,12 +207,12 @@ static int w_image(struct writer *w, struct store *s, struct ckpt_result *res)
 	epoch_enter();
 	struct table *t = atomic_load_explicit(&s->tab, memory_order_acquire);
 	for (size_t i = 0; i <= t->mask && rc == 0; i++) {
-		struct node *n = table_node(t, i);
+		struct node *n = image_node(t, i, part);
 		if (n && (rc = w_concept(w, n, &scratch, &cap)) == 0)
 			res->concepts++;
 	}
 	for (size_t i = 0; i <= t->mask && rc == 0; i++) {
-		struct node *n = table_node(t, i);
+		struct node *n = image_node(t, i, part);
 		if (n)
 			rc = w_edges(w, n, &res->associations);
 	}
@@ -205,7 +221,7 @@ static int w_image(struct writer *w, struct store *s, struct ckpt_result *res)
 	return rc;
 }
 
-static void header_encode(uint8_t *h, uint64_t lsn, uint32_t dim)
+static void header_encode(uint8_t *h, uint64_t lsn, uint32_t dim, const struct ckpt_part *part)
 {
 	memset(h, 0, HDR);
 	memcpy(h, CKPT_MAGIC, 8);
@@ -214,6 +230,11 @@ static void header_encode(uint8_t *h, uint64_t lsn, uint32_t dim)
 	st64(h + 16, lsn);
 	st32(h + 24, dim);
 	st64(h + 32, clock_wall_us());
+	if (part) {
+		st64(h + 40, part->wal_lsn);
+		st32(h + 48, part->shard);
+		st32(h + 52, part->nshards);
+	}
 	st32(h + 60, crc32c(h, 60));
 }
 
@@ -227,7 +248,8 @@ static void footer_encode(uint8_t *f, const struct ckpt_result *res)
 }
 
 int ckpt_write(const char *dir, struct store *s, uint64_t lsn, uint32_t dim,
-               int (*sync_log)(void *), void *arg, struct ckpt_result *res)
+               const struct ckpt_part *part, int (*sync_log)(void *), void *arg,
+               struct ckpt_result *res)
 {
 	char path[4096], tmp[4200];
 	uint8_t hf[HDR];
@@ -242,8 +264,8 @@ int ckpt_write(const char *dir, struct store *s, uint64_t lsn, uint32_t dim,
 	rc = io_open(SUTRA_SITE_CKPT_CREATE, tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644, &w.fd);
 	if (rc < 0)
 		goto out;
-	header_encode(hf, lsn, dim);
-	if ((rc = w_put(&w, hf, HDR)) < 0 || (rc = w_image(&w, s, res)) < 0)
+	header_encode(hf, lsn, dim, part);
+	if ((rc = w_put(&w, hf, HDR)) < 0 || (rc = w_image(&w, s, part, res)) < 0)
 		goto out;
 	footer_encode(hf, res);
 	if ((rc = w_put(&w, hf, FOOTER)) < 0 || (rc = w_flush(&w)) < 0 ||
@@ -265,7 +287,7 @@ out:
 /* ---- loading ------------------------------------------------------------ */
 
 static int check_frame(const char *path, const uint8_t *p, uint64_t size, uint64_t lsn,
-                       uint32_t dim)
+                       uint32_t dim, struct ckpt_part *part)
 {
 	if (size < HDR + FOOTER || memcmp(p, CKPT_MAGIC, 8) != 0 || crc32c(p, 60) != ld32(p + 60))
 		return err_set(SUTRA_ECORRUPT, "%s: offset 0: bad checkpoint header", path);
@@ -276,6 +298,13 @@ static int check_frame(const char *path, const uint8_t *p, uint64_t size, uint64
 	if (ld64(p + 16) != lsn || ld32(p + 24) != dim)
 		return err_set(SUTRA_ECORRUPT, "%s: header names lsn %" PRIu64 " dimension %u",
 		               path, ld64(p + 16), ld32(p + 24));
+	uint32_t shard = ld32(p + 48), nshards = ld32(p + 52);
+	if (nshards != (part ? part->nshards : 0) || (part && shard != part->shard))
+		return err_set(SUTRA_ECORRUPT, "%s: header names shard %u of %u, expected %u of %u",
+		               path, shard, nshards, part ? part->shard : 0,
+		               part ? part->nshards : 0);
+	if (part)
+		part->wal_lsn = ld64(p + 40);
 	const uint8_t *f = p + size - FOOTER;
 	if (memcmp(f, CKPT_END, 8) != 0 || crc32c(f, 24) != ld32(f + 24))
 		return err_set(SUTRA_ECORRUPT, "%s: offset %" PRIu64 ": bad checkpoint footer",
@@ -285,7 +314,8 @@ static int check_frame(const char *path, const uint8_t *p, uint64_t size, uint64
 
 /* Validates and applies the record at pos; *next gets the following offset. */
 static int load_record(const char *path, const uint8_t *p, uint64_t end, uint64_t pos, uint32_t dim,
-                       bool repair, struct store *s, struct ckpt_result *res, uint64_t *next)
+                       bool repair, unsigned kinds, struct store *s, struct ckpt_result *res,
+                       uint64_t *next)
 {
 	struct op o;
 	uint32_t len = end - pos >= 8 ? ld32(p + pos + 4) : 0;
@@ -311,11 +341,14 @@ static int load_record(const char *path, const uint8_t *p, uint64_t end, uint64_
 		res->concepts++;
 	else
 		res->associations++;
+	if (!(kinds & (o.kind == OP_LEARN ? CKPT_LEARNS : CKPT_ASSOCS)))
+		return 0;
 	return store_apply(s, &o, true, true);
 }
 
-int ckpt_load(const char *dir, uint64_t lsn, uint32_t dim, bool repair, struct store *s,
-              struct ckpt_map *map, struct ckpt_result *res)
+int ckpt_load(const char *dir, uint64_t lsn, uint32_t dim, bool repair, unsigned kinds,
+              struct ckpt_part *part, struct store *s, struct ckpt_map *map,
+              struct ckpt_result *res)
 {
 	char path[4096];
 	int fd, rc;
@@ -330,17 +363,17 @@ int ckpt_load(const char *dir, uint64_t lsn, uint32_t dim, bool repair, struct s
 	if (rc == 0)
 		rc = io_mmap_ro(fd, map->size, &map->addr, path);
 	io_close(fd);
-	if (rc < 0 || (rc = check_frame(path, map->addr, map->size, lsn, dim)) < 0)
+	if (rc < 0 || (rc = check_frame(path, map->addr, map->size, lsn, dim, part)) < 0)
 		return rc;
 	const uint8_t *p = map->addr;
 	uint64_t end = map->size - FOOTER;
 	/* Size the table once instead of growing it through every doubling. */
 	uint64_t expect = ld64(p + end + 8);
-	if (expect <= (map->size - HDR - FOOTER) / (8 + OP_LEARN_FIXED) &&
+	if ((kinds & CKPT_LEARNS) && expect <= (map->size - HDR - FOOTER) / (8 + OP_LEARN_FIXED) &&
 	    (rc = store_reserve(s, (size_t)expect)) < 0)
 		return rc;
 	for (uint64_t pos = HDR; pos < end && rc == 0;)
-		rc = load_record(path, p, end, pos, dim, repair, s, res, &pos);
+		rc = load_record(path, p, end, pos, dim, repair, kinds, s, res, &pos);
 	if (rc == 0 && !repair &&
 	    (res->concepts != ld64(p + end + 8) || res->associations != ld64(p + end + 16)))
 		rc = err_set(SUTRA_ECORRUPT, "%s: record counts differ from the footer", path);

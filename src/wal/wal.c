@@ -331,10 +331,10 @@ static int sticky_error(struct wal *w)
 }
 
 /* Waits (mu held) until the pending buffer has room for n bytes. */
-static int wait_room(struct wal *w, size_t n)
+static int wait_room(struct wal *w, size_t n, uint32_t timeout_ms)
 {
 	struct timespec until;
-	uint64_t ns = (uint64_t)w->cfg.busy_timeout_ms * 1000000ull;
+	uint64_t ns = (uint64_t)timeout_ms * 1000000ull;
 
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += (time_t)(ns / 1000000000ull);
@@ -355,8 +355,8 @@ static int wait_room(struct wal *w, size_t n)
 			return err_set(
 			    SUTRA_EBUSY,
 			    "write queue full (%zu bytes queued, max_pending_bytes %" PRIu64
-			    ") for busy_timeout_ms %u",
-			    w->pend_len, w->cfg.max_pending_bytes, w->cfg.busy_timeout_ms);
+			    ") for %u ms",
+			    w->pend_len, w->cfg.max_pending_bytes, timeout_ms);
 		}
 	}
 	return 0;
@@ -384,27 +384,37 @@ static int reserve(struct wal *w, size_t n)
 
 int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn)
 {
+	return wal_append_parts(w, NULL, 0, payload, len, w->cfg.busy_timeout_ms, lsn);
+}
+
+int wal_append_parts(struct wal *w, const void *head, size_t head_len, const void *payload,
+                     size_t len, uint32_t timeout_ms, uint64_t *lsn)
+{
 	void (*kick)(void *) = NULL;
 	void *kick_arg = NULL;
-	size_t rec = align8(WAL_RECORD_HEADER + len);
+	size_t total = head_len + len;
+	size_t rec = align8(WAL_RECORD_HEADER + total);
 	int rc;
 
-	if (len > UINT32_MAX - 64)
-		return err_set(SUTRA_ETOOBIG, "WAL record of %zu bytes (max: 4 GiB)", len);
+	if (len > UINT32_MAX - 64 || total > UINT32_MAX - 64)
+		return err_set(SUTRA_ETOOBIG, "WAL record of %zu bytes (max: 4 GiB)", total);
 	pthread_mutex_lock(&w->mu);
 	if (w->sticky) {
 		rc = sticky_error(w);
 		goto out;
 	}
-	if ((rc = wait_room(w, rec)) < 0 || (rc = reserve(w, rec)) < 0)
+	if ((rc = wait_room(w, rec, timeout_ms)) < 0 || (rc = reserve(w, rec)) < 0)
 		goto out;
 	uint8_t *p = w->pend + w->pend_len;
 	st32(p, 0);
-	st32(p + 4, (uint32_t)len);
+	st32(p + 4, (uint32_t)total);
 	st64(p + 8, w->next_lsn);
 	st64(p + 16, w->durable_lsn);
-	memcpy(p + WAL_RECORD_HEADER, payload, len);
-	memset(p + WAL_RECORD_HEADER + len, 0, rec - WAL_RECORD_HEADER - len);
+	if (head_len)
+		memcpy(p + WAL_RECORD_HEADER, head, head_len);
+	if (len)
+		memcpy(p + WAL_RECORD_HEADER + head_len, payload, len);
+	memset(p + WAL_RECORD_HEADER + total, 0, rec - WAL_RECORD_HEADER - total);
 	w->pend_len += rec;
 	w->pend_records++;
 	*lsn = w->next_lsn++;

@@ -84,6 +84,22 @@ struct wal_replay_info {
 int wal_replay(const char *dir, uint64_t from_lsn, bool repair, wal_replay_fn fn, void *ctx,
                struct wal_replay_info *info);
 
+/* Segments wal_replay_keep left mapped (read-only). */
+struct wal_map {
+	const void *addr;
+	uint64_t size;
+};
+struct wal_maps {
+	struct wal_map *map;
+	size_t n, cap;
+};
+/* wal_replay, keeping every segment mapped so the payloads handed to fn
+ * stay readable until wal_maps_free (a sharded store merges the records of
+ * several logs before applying them). */
+int wal_replay_keep(const char *dir, uint64_t from_lsn, bool repair, wal_replay_fn fn, void *ctx,
+                    struct wal_replay_info *info, struct wal_maps *keep);
+void wal_maps_free(struct wal_maps *m);
+
 /* Parses a segment file name "wal-<16 hex>.log"; false if it is not one. */
 bool wal_segment_name(const char *name, uint64_t *first_lsn);
 
@@ -97,6 +113,10 @@ int wal_close(struct wal *w);
  * Callers serialise appends (the engine's writer lock) so that lsn order is
  * apply order. */
 int wal_append(struct wal *w, const void *payload, size_t len, uint64_t *lsn);
+/* wal_append of one record made of head followed by payload, waiting at
+ * most timeout_ms for room. */
+int wal_append_parts(struct wal *w, const void *head, size_t head_len, const void *payload,
+                     size_t len, uint32_t timeout_ms, uint64_t *lsn);
 /* Returns once every record up to lsn is written (and synced when the WAL
  * syncs); the calling thread may do the write itself for the group. */
 int wal_sync_to(struct wal *w, uint64_t lsn);

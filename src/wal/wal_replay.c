@@ -89,6 +89,7 @@ struct replay {
 	wal_replay_fn fn;
 	void *ctx;
 	struct wal_replay_info *info;
+	struct wal_maps *keep;   /* NULL: unmap each segment after its walk */
 	uint64_t expect;         /* next lsn; 0 until the first segment */
 	const char *undecodable; /* points at undecodable_why */
 	char undecodable_why[200];
@@ -177,6 +178,28 @@ static int bad_segment(struct replay *r, const struct seg_view *s, bool last, in
 	return drop_segment(r, s->path, s->size, "damaged segment dropped by repair");
 }
 
+static int keep_map(struct wal_maps *m, const void *addr, uint64_t size)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 16;
+		struct wal_map *a = sutra_realloc(m->map, cap * sizeof *a);
+		if (!a)
+			return err_set(SUTRA_ENOMEM, "out of memory keeping WAL segments mapped");
+		m->map = a;
+		m->cap = cap;
+	}
+	m->map[m->n++] = (struct wal_map){addr, size};
+	return 0;
+}
+
+void wal_maps_free(struct wal_maps *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		io_munmap(m->map[i].addr, m->map[i].size);
+	sutra_free(m->map);
+	memset(m, 0, sizeof *m);
+}
+
 /* Replays one segment; *stop is set when later segments must be dropped. */
 static int replay_segment(struct replay *r, const char *path, uint64_t name_lsn, bool last,
                           bool *stop)
@@ -226,7 +249,10 @@ static int replay_segment(struct replay *r, const char *path, uint64_t name_lsn,
 	}
 	rc = cut_tail(path, fd, end, s.size, r->info);
 unmap:
-	io_munmap(s.p, s.size);
+	if (rc == 0 && r->keep && keep_map(r->keep, s.p, s.size) == 0)
+		s.p = NULL;
+	if (s.p)
+		io_munmap(s.p, s.size);
 out:
 	io_close(fd);
 	return rc;
@@ -235,7 +261,13 @@ out:
 int wal_replay(const char *dir, uint64_t from_lsn, bool repair, wal_replay_fn fn, void *ctx,
                struct wal_replay_info *info)
 {
-	struct replay r = {dir, from_lsn, repair, fn, ctx, info, 0, NULL, ""};
+	return wal_replay_keep(dir, from_lsn, repair, fn, ctx, info, NULL);
+}
+
+int wal_replay_keep(const char *dir, uint64_t from_lsn, bool repair, wal_replay_fn fn, void *ctx,
+                    struct wal_replay_info *info, struct wal_maps *keep)
+{
+	struct replay r = {dir, from_lsn, repair, fn, ctx, info, keep, 0, NULL, ""};
 	char **names = NULL, path[4096];
 	size_t n = 0;
 	uint64_t *lsns = NULL;

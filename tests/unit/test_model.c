@@ -1179,7 +1179,7 @@ static void one_op(struct run *r)
 		op_read(r);
 }
 
-static void run_setup(struct run *r, uint64_t seed)
+static void run_setup(struct run *r, uint64_t seed, uint32_t shards)
 {
 	memset(r, 0, sizeof *r);
 	r->seed = seed;
@@ -1196,6 +1196,7 @@ static void run_setup(struct run *r, uint64_t seed)
 	r->opt.max_content_bytes = MAX_CONTENT;
 	r->opt.wal_segment_bytes = 1u << 20;
 	r->opt.checkpoint_wal_bytes = 0;
+	r->opt.shards = shards;
 }
 
 static void run_teardown(struct run *r)
@@ -1228,7 +1229,8 @@ static void do_checkpoint(struct run *r)
 	if (sutra_stats_get(r->db, &after) != 0)
 		diverge(r, "stats failed");
 	else if (after.checkpoints != before.checkpoints + 1 ||
-	         after.checkpoint_lsn < r->last_lsn || after.wal_segments > 2)
+	         after.checkpoint_lsn < r->last_lsn ||
+	         after.wal_segments > 2 * (r->opt.shards ? r->opt.shards : 1))
 		diverge(r,
 		        "after a checkpoint: checkpoints %llu (was %llu), checkpoint_lsn %llu < "
 		        "last acknowledged %llu, or %llu WAL segments kept",
@@ -1255,12 +1257,12 @@ static void run_ops(struct run *r, long nops)
 		reopen(r);
 }
 
-static long run_model(uint64_t seed, long nops)
+static long run_model(uint64_t seed, long nops, uint32_t shards)
 {
 	struct run r;
 	int rc;
 
-	run_setup(&r, seed);
+	run_setup(&r, seed, shards);
 	rc = sutra_open(r.dir, &r.opt, &r.db);
 	if (rc != 0) {
 		diverge(&r, "open returned %d (%s)", rc, sutra_last_error());
@@ -1269,9 +1271,10 @@ static long run_model(uint64_t seed, long nops)
 		if (r.db && (rc = sutra_close(r.db)) != 0)
 			diverge(&r, "final close returned %d", rc);
 	}
-	printf("model: seed %llu, %ld ops, %lu writes ok, %lu refused as predicted, batches %lu ok "
+	printf("model: %u shards, seed %llu, %ld ops, %lu writes ok, %lu refused as predicted, "
+	       "batches %lu ok "
 	       "%lu failed, %lu checkpoints, %lu reopens, %ld divergences\n",
-	       (unsigned long long)seed, r.op, r.writes_ok, r.writes_err, r.batches_ok,
+	       shards, (unsigned long long)seed, r.op, r.writes_ok, r.writes_err, r.batches_ok,
 	       r.batches_err, r.checkpoints, r.reopens, r.divergences);
 	run_teardown(&r);
 	return r.divergences;
@@ -1283,13 +1286,26 @@ static void test_model_random_ops(void **state)
 	long nops = tu_env_long("SUTRA_MODEL_OPS", 100000);
 
 	(void)state;
-	assert_int_equal(run_model(seed, nops), 0);
+	assert_int_equal(run_model(seed, nops, 0), 0);
+}
+
+/* The same workload on a store of 4 shards: most associations and many
+ * batches span shards (two-phase commit), and every answer, before and
+ * after each reopen, must be the model's. */
+static void test_model_sharded(void **state)
+{
+	uint64_t seed = (uint64_t)tu_env_long("SUTRA_MODEL_SEED", 20240611);
+	long nops = tu_env_long("SUTRA_MODEL_OPS", 100000);
+
+	(void)state;
+	assert_int_equal(run_model(seed + 1, nops, 4), 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_model_random_ops),
+	    cmocka_unit_test(test_model_sharded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,88 @@
+/* shard.h - routing concepts to shards, and the header of a sharded
+ * store's WAL records.
+ *
+ * A sharded store keeps one in-memory graph and one WAL per shard
+ * (shard_NNNN/). Every write gets a global sequence number (gsn) under the
+ * engine's writer lock, so the logs together are one ordered history that
+ * recovery merges back by gsn. A write whose operations all route to one
+ * shard is one record in that shard's log; a write that spans shards is a
+ * two-phase-commit transaction whose id is its gsn:
+ *
+ *   PREPARE  in every participant's log (the coordinator's carries the ops;
+ *            the others' make everything the transaction read on their
+ *            shard durable before the decision can be)
+ *   COMMIT   in the coordinator's log once every PREPARE is durable: the
+ *            decision, made durable before the write is acknowledged
+ *   APPLIED  in every participant's log after the decision (the apply step:
+ *            participants learn the outcome)
+ *   END      in the coordinator's log (clean-up: nothing depends on the
+ *            decision any more)
+ *   ABORT    in the coordinator's log when a participant could not prepare
+ *            (or, at recovery, for a transaction found without a decision)
+ *
+ * Record payload in a sharded store (all integers little-endian):
+ *
+ *   offset size field
+ *   0      1    phase: 1 single, 2 prepare, 3 commit, 4 abort, 5 applied, 6 end
+ *   1      1    reserved (0)
+ *   2      2    coordinator shard
+ *   4      2    participant count (1 for a single-shard record)
+ *   6      2    reserved (0)
+ *   8      8    gsn (the transaction id for phases 2..6)
+ *   16     32   participant bitmap (bit s: shard s takes part)
+ *   48     ...  an op batch (store/op.h): single records and the
+ *               coordinator's PREPARE; empty for every other record
+ */
+#ifndef SUTRA_SHARD_SHARD_H
+#define SUTRA_SHARD_SHARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHARD_MAX        256
+#define TXN_HEADER_BYTES 48
+
+/* The shard of a concept id among n: SipHash-1-3 of the 16 id bytes under
+ * fixed keys, modulo n. Stable across runs, builds and machines (it is part
+ * of the on-disk layout). */
+uint32_t shard_of(const uint8_t id[16], uint32_t n);
+
+enum txn_phase {
+	TXN_SINGLE = 1,
+	TXN_PREPARE = 2,
+	TXN_COMMIT = 3,
+	TXN_ABORT = 4,
+	TXN_APPLIED = 5,
+	TXN_END = 6
+};
+
+struct shard_set {
+	uint64_t bits[SHARD_MAX / 64];
+};
+
+static inline void shard_set_add(struct shard_set *s, uint32_t shard)
+{
+	s->bits[shard / 64] |= 1ull << (shard % 64);
+}
+static inline bool shard_set_has(const struct shard_set *s, uint32_t shard)
+{
+	return (s->bits[shard / 64] >> (shard % 64)) & 1;
+}
+uint32_t shard_set_count(const struct shard_set *s);
+/* The lowest shard in s at or after from, or SHARD_MAX. */
+uint32_t shard_set_next(const struct shard_set *s, uint32_t from);
+
+struct txn_header {
+	int phase;
+	uint32_t coordinator, nparts;
+	uint64_t gsn;
+	struct shard_set parts;
+};
+
+void txn_header_encode(uint8_t dst[TXN_HEADER_BYTES], const struct txn_header *h);
+/* Checks an untrusted header against a store of nshards; SUTRA_ECORRUPT
+ * with the reason. */
+int txn_header_decode(const uint8_t *p, size_t len, uint32_t nshards, struct txn_header *h);
+
+#endif
