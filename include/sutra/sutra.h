@@ -503,9 +503,9 @@ typedef struct sutra_shard_stats {
 	uint64_t pending_records, pending_bytes;
 } sutra_shard_stats;
 
-/* Figures of shard 0..shards-1 (SUTRA_EINVAL past the last, or in a store
- * that is not sharded). */
-SUTRA_API int sutra_shard_stats_get(sutra_db *db, uint32_t shard, sutra_shard_stats *out);
+/* Figures of every shard into out[0 .. min(cap, shards)) (caller-owned);
+ * *n gets the shard count (0 for a store that is not sharded). */
+SUTRA_API int sutra_shard_stats_get(sutra_db *db, sutra_shard_stats *out, size_t cap, uint32_t *n);
 /* The shard a concept id routes to among n shards (stable on disk). */
 SUTRA_API uint32_t sutra_shard_of(const sutra_id *id, uint32_t n);
 /* 0 if the store accepts writes; else the sticky error. */

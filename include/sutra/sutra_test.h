@@ -44,6 +44,9 @@ enum sutra_fault_kind {
 
 /* Arms one fault at the nth next call to site. */
 SUTRA_API void sutra_fault_io(int site, unsigned nth, int kind);
+/* A stalled disk: every call at site (or SUTRA_SITE_ANY) sleeps ms before
+ * it runs, until ms = 0 or sutra_fault_clear. */
+SUTRA_API void sutra_fault_delay(int site, unsigned ms);
 /* Makes the nth next allocation fail (0 disarms). */
 SUTRA_API void sutra_fault_alloc(unsigned nth);
 /* Disarms everything and zeroes the counters. */

@@ -65,16 +65,18 @@ static int collect(void *ctx, uint64_t lsn, uint8_t *payload, size_t len)
 	if (rc < 0)
 		return rc;
 	if (!shard_set_has(&r.h.parts, rs->shard))
-		return err_set(SUTRA_ECORRUPT, "record of gsn %" PRIu64 " in shard %u, which it "
-		               "does not name", r.h.gsn, rs->shard);
+		return err_set(SUTRA_ECORRUPT,
+		               "record of gsn %" PRIu64 " in shard %u, which it "
+		               "does not name",
+		               r.h.gsn, rs->shard);
 	r.gsn = r.h.gsn;
 	r.body = payload + TXN_HEADER_BYTES;
 	r.len = len - TXN_HEADER_BYTES;
-	bool carries = r.h.phase == TXN_SINGLE ||
-	               (r.h.phase == TXN_PREPARE && rs->shard == r.h.coordinator);
+	bool carries =
+	    r.h.phase == TXN_SINGLE || (r.h.phase == TXN_PREPARE && rs->shard == r.h.coordinator);
 	if (carries != (r.len > 0))
-		return err_set(SUTRA_ECORRUPT, "record of gsn %" PRIu64 " (phase %d) %s ops",
-		               r.gsn, r.h.phase, carries ? "lacks" : "carries");
+		return err_set(SUTRA_ECORRUPT, "record of gsn %" PRIu64 " (phase %d) %s ops", r.gsn,
+		               r.h.phase, carries ? "lacks" : "carries");
 	if (rs->n == rs->cap) {
 		size_t cap = rs->cap ? rs->cap * 2 : 1024;
 		struct rec *a = sutra_realloc(rs->r, cap * sizeof *a);
@@ -154,8 +156,7 @@ static int resolve_gsn(sutra_db *db, const struct rec *r, size_t n, struct resol
 	return resolve_later(res, &r[0].h, TXN_ABORT);
 }
 
-static int replay_merged(sutra_db *db, struct recs *rs, uint64_t from_gsn,
-                         struct resolution *res)
+static int replay_merged(sutra_db *db, struct recs *rs, uint64_t from_gsn, struct resolution *res)
 {
 	int rc = 0;
 
@@ -194,8 +195,10 @@ static int shard_dirs(sutra_db *db, bool created)
 		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
 			continue;
 		if (!created && db->manifest.checkpoint_lsn)
-			return err_set(SUTRA_ECORRUPT, "%s: shard directory missing (the store has %u "
-			               "shards)", path, db->nshards);
+			return err_set(SUTRA_ECORRUPT,
+			               "%s: shard directory missing (the store has %u "
+			               "shards)",
+			               path, db->nshards);
 		rc = io_mkdir_p(path);
 	}
 	return rc == 0 ? io_fsync_dir(db->dir) : rc;

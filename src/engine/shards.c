@@ -61,7 +61,7 @@ int log_error(sutra_db *db)
 {
 	if (!db->nshards)
 		return db->wal ? wal_error(db->wal) : 0;
-	for (uint32_t s = 0; s < db->nshards; s++) {
+	for (uint32_t s = 0; db->shards && s < db->nshards; s++) {
 		int e = db->shards[s].wal ? wal_error(db->shards[s].wal) : 0;
 		if (e)
 			return e;
@@ -114,7 +114,7 @@ void log_set_kick(sutra_db *db, void (*fn)(void *), void *arg)
 			wal_set_kick(db->wal, fn, arg);
 		return;
 	}
-	for (uint32_t s = 0; s < db->nshards; s++)
+	for (uint32_t s = 0; db->shards && s < db->nshards; s++)
 		if (db->shards[s].wal)
 			wal_set_kick(db->shards[s].wal, fn, arg);
 }
@@ -218,7 +218,7 @@ static void syncers_stop(sutra_db *db)
 
 int log_close(sutra_db *db)
 {
-	if (!db->nshards)
+	if (!db->nshards || !db->shards)
 		return db->wal ? wal_close(db->wal) : 0;
 	int rc = 0;
 	syncers_stop(db);
@@ -319,7 +319,8 @@ static int append_prepares(sutra_db *db, const uint8_t *payload, size_t len,
 	atomic_fetch_add(&db->tx.active, 1);
 	atomic_fetch_add(&db->tx.preparing, 1);
 	header_for(pos, TXN_PREPARE, h);
-	rc = wal_append_parts(db->shards[c].wal, h, sizeof h, payload, len, ms_left(deadline), &lsn);
+	rc =
+	    wal_append_parts(db->shards[c].wal, h, sizeof h, payload, len, ms_left(deadline), &lsn);
 	if (rc < 0)
 		return abort_prepare(db, pos, c, rc);
 	note_need(db->need, c, lsn);

@@ -87,44 +87,48 @@ int sutra_stats_get(sutra_db *db, sutra_stats *s)
 }
 
 struct shard_count {
-	uint32_t shard, n;
+	uint32_t n;
+	size_t cap;
 	sutra_shard_stats *out;
 };
 
 static int count_concept(void *ctx, const sutra_concept *c)
 {
 	struct shard_count *sc = ctx;
+	uint32_t s = shard_of(c->id.b, sc->n);
 
-	if (shard_of(c->id.b, sc->n) == sc->shard) {
-		sc->out->concepts++;
-		sc->out->vectors += c->vector != NULL;
-		sc->out->associations += c->out_degree;
+	if (s < sc->cap) {
+		sc->out[s].concepts++;
+		sc->out[s].vectors += c->vector != NULL;
+		sc->out[s].associations += c->out_degree;
 	}
 	return 0;
 }
 
-int sutra_shard_stats_get(sutra_db *db, uint32_t shard, sutra_shard_stats *out)
+int sutra_shard_stats_get(sutra_db *db, sutra_shard_stats *out, size_t cap, uint32_t *n)
 {
-	struct wal_stats ws;
 	int rc = db_check_open(db);
 
-	if (rc < 0 || !out)
+	if (rc < 0 || !n || (!out && cap))
 		return rc < 0 ? rc : err_set(SUTRA_EINVAL, "shard stats: NULL output");
-	if (shard >= db->nshards)
-		return err_set(SUTRA_EINVAL, "shard %u: the store has %u shards", shard,
-		               db->nshards);
-	memset(out, 0, sizeof *out);
-	wal_stats_get(db->shards[shard].wal, &ws);
-	out->wal_next_lsn = ws.next_lsn;
-	out->wal_durable_lsn = ws.durable_lsn;
-	out->wal_segments = ws.segments;
-	out->wal_bytes = ws.bytes;
-	out->wal_fsyncs = ws.fsyncs;
-	out->wal_writes = ws.writes;
-	out->pending_records = ws.pending_records;
-	out->pending_bytes = ws.pending_bytes;
-	struct shard_count sc = {shard, db->nshards, out};
-	return sutra_scan(db, count_concept, &sc);
+	*n = db->nshards;
+	if (cap > db->nshards)
+		cap = db->nshards;
+	for (size_t s = 0; s < cap; s++) {
+		struct wal_stats ws;
+		memset(&out[s], 0, sizeof out[s]);
+		wal_stats_get(db->shards[s].wal, &ws);
+		out[s].wal_next_lsn = ws.next_lsn;
+		out[s].wal_durable_lsn = ws.durable_lsn;
+		out[s].wal_segments = ws.segments;
+		out[s].wal_bytes = ws.bytes;
+		out[s].wal_fsyncs = ws.fsyncs;
+		out[s].wal_writes = ws.writes;
+		out[s].pending_records = ws.pending_records;
+		out[s].pending_bytes = ws.pending_bytes;
+	}
+	struct shard_count sc = {db->nshards, cap, out};
+	return cap ? sutra_scan(db, count_concept, &sc) : 0;
 }
 
 uint32_t sutra_shard_of(const sutra_id *id, uint32_t n)

@@ -30,6 +30,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sutra/sutra_test.h"
@@ -81,6 +82,7 @@ void sutra_fault_io(int site, unsigned nth, int kind)
 void sutra_fault_clear(void)
 {
 	atomic_store_explicit(&fault_nth, 0, memory_order_release);
+	sutra_fault_delay(SUTRA_SITE_ANY, 0);
 	for (int i = 0; i < SUTRA_SITE_COUNT; i++)
 		atomic_store_explicit(&site_calls[i], 0, memory_order_relaxed);
 	sutra_fault_alloc(0);
@@ -93,6 +95,28 @@ unsigned long sutra_fault_calls(int site)
 	return atomic_load_explicit(&site_calls[site], memory_order_relaxed);
 }
 
+static atomic_int delay_site = SUTRA_SITE_COUNT;
+static atomic_uint delay_ms;
+
+void sutra_fault_delay(int site, unsigned ms)
+{
+	atomic_store(&delay_ms, ms);
+	atomic_store(&delay_site, ms ? site : SUTRA_SITE_COUNT);
+}
+
+/* A stalled disk: every call at the delayed site sleeps first. */
+static void fault_stall(int site)
+{
+	int d = atomic_load_explicit(&delay_site, memory_order_relaxed);
+
+	if (__builtin_expect(d == SUTRA_SITE_COUNT, 1) || (d != SUTRA_SITE_ANY && d != site))
+		return;
+	unsigned ms = atomic_load(&delay_ms);
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
 /* Counts a call at site; returns the fault kind if this call must fail,
  * else 0. */
 static int fault_hit(int site)
@@ -102,6 +126,7 @@ static int fault_hit(int site)
 
 	if (site < 0 || site >= SUTRA_SITE_COUNT)
 		return 0;
+	fault_stall(site);
 	atomic_fetch_add_explicit(&site_calls[site], 1, memory_order_relaxed);
 	n = atomic_load_explicit(&fault_nth, memory_order_acquire);
 	if (__builtin_expect(n == 0, 1))

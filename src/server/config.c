@@ -11,8 +11,8 @@
  * engine's own sutra_options_set, whose messages already name key, value
  * and range. The environment variables of the Rust server are accepted
  * under their old names; settings for features this server does not have
- * yet either fail clearly (sharded mode, secure mode) or are logged as
- * unused (memory threshold, embedding service).
+ * yet either fail clearly (secure mode) or are logged as unused (memory
+ * threshold, embedding service).
  */
 #include "server/config.h"
 
@@ -221,11 +221,12 @@ static int apply_log_level(struct config *c, const char *v, char *why, size_t n)
 
 static int apply_storage_mode(struct config *c, const char *v, char *why, size_t n)
 {
-	if (strcmp(v, "single") == 0)
-		return 0;
-	if (strcmp(v, "sharded") == 0)
-		snprintf(why, n, "sharded mode is not available yet");
-	return -1;
+	(void)why;
+	(void)n;
+	if (strcmp(v, "single") != 0 && strcmp(v, "sharded") != 0)
+		return -1;
+	c->sharded = strcmp(v, "sharded") == 0;
+	return 0;
 }
 
 static int apply_num_shards(struct config *c, const char *v, char *why, size_t n)
@@ -299,8 +300,8 @@ static const struct setting settings[] = {
     {"log_level", "LEVEL", "SUTRA_LOG_LEVEL", "info", "error | warn | info | debug",
      apply_log_level},
     {"storage_mode", "MODE", "SUTRA_STORAGE_MODE", "single",
-     "single (sharded is not available yet)", apply_storage_mode},
-    {"num_shards", "N", "SUTRA_NUM_SHARDS", "1", "1..256, and 1 in single mode", apply_num_shards},
+     "single or sharded (a new store only: an existing one keeps its layout)", apply_storage_mode},
+    {"num_shards", "N", "SUTRA_NUM_SHARDS", "16", "1..256 (sharded mode)", apply_num_shards},
     {"memory_threshold", "N", "MEMORY_THRESHOLD", NULL, "1000..10000000 (accepted, unused)",
      apply_memory_threshold},
     {"secure_mode", "BOOL", "SUTRA_SECURE_MODE", "false", "false (not available yet)",
@@ -349,6 +350,7 @@ static const struct eopt_def eopt_defs[] = {
     EOPT(index_ef_construction, EOPT_U32, "index_m..4096 (HNSW build candidates)"),
     EOPT(create_if_missing, EOPT_FLAG, "true | false"),
     EOPT(repair, EOPT_FLAG, "true | false"),
+    EOPT(txn_timeout_ms, EOPT_U32, "1..600000 (cross-shard write prepare timeout)"),
 };
 
 #define NEOPTS (sizeof eopt_defs / sizeof eopt_defs[0])
@@ -677,14 +679,6 @@ static int check_settings(struct loader *l, struct config *c)
 		        (unsigned long long)c->max_frame_bytes + 4);
 		return -1;
 	}
-	if (c->num_shards != 1) {
-		int i = find_setting("num_shards");
-		fprintf(stderr,
-		        "sutra-server: invalid setting num_shards = %u (from %s): must be 1 in "
-		        "single storage mode (sharded mode is not available yet)\n",
-		        c->num_shards, l->src[i]);
-		return -1;
-	}
 	return 0;
 }
 
@@ -836,6 +830,9 @@ static int gather(struct loader *l, struct config *c, int argc, char **argv)
 		return -1;
 	if (check_settings(l, c) < 0 || check_engine(l, c) < 0)
 		return -1;
+	/* The engine opens an existing store with the layout it was created
+	 * with when shards = 0; sharded mode asks for num_shards. */
+	c->engine.shards = c->sharded ? c->num_shards : 0;
 	return 0;
 }
 

@@ -29,6 +29,7 @@ struct config {
 	int response_encoding;     /* enum proto_encoding */
 	int log_level;             /* enum log_level */
 	uint32_t num_shards;
+	bool sharded;              /* storage_mode sharded */
 	uint32_t memory_threshold; /* 0: not given */
 	bool semantic_analysis;
 	char embedding_service_url[1024];

@@ -305,7 +305,9 @@ static const struct {
     U64(recovery_replayed), U64(recovery_torn_bytes), U64(recovery_skipped_ops),
     U64(recovery_us),       U64(sched_cycles),        U64(uptime_us),
     U64(index_ready),       U64(index_loaded),        U64(index_open_us),
-    U64(index_deleted),     U64(index_compactions),
+    U64(index_deleted),     U64(index_compactions),   U64(txn_active),
+    U64(txn_preparing),     U64(txn_prepared),        U64(txn_committed),
+    U64(txn_aborted),       U64(txn_timed_out),       U64(txn_recovered),
 };
 #define F64(f)                                                                                     \
 	{                                                                                          \
@@ -319,6 +321,37 @@ static const struct {
     F64(processing_rate), F64(predicted_depth), F64(estimated_lag_ms), F64(health_score),
 };
 
+/* An array of one map per shard (concepts, vectors, associations whose
+ * source lives there, and the shard's WAL figures); empty when unsharded. */
+static int put_shard_stats(sutra_db *db, uint32_t shards, struct mpbuf *out)
+{
+	sutra_shard_stats per[256];
+	uint32_t n = 0;
+
+	if (shards == 0 || sutra_shard_stats_get(db, per, 256, &n) < 0)
+		n = 0;
+	mp_put_array(out, n);
+	for (uint32_t i = 0; i < n; i++) {
+		const struct {
+			const char *k;
+			uint64_t v;
+		} f[] = {{"concepts", per[i].concepts},
+		         {"vectors", per[i].vectors},
+		         {"associations", per[i].associations},
+		         {"wal_bytes", per[i].wal_bytes},
+		         {"wal_segments", per[i].wal_segments},
+		         {"wal_fsyncs", per[i].wal_fsyncs},
+		         {"wal_next_lsn", per[i].wal_next_lsn},
+		         {"pending_records", per[i].pending_records}};
+		mp_put_map(out, sizeof f / sizeof f[0]);
+		for (size_t j = 0; j < sizeof f / sizeof f[0]; j++) {
+			key(out, f[j].k);
+			mp_put_uint(out, f[j].v);
+		}
+	}
+	return DISPATCH_DONE;
+}
+
 static int stats_extended(struct conn *c, struct mpbuf *out)
 {
 	const size_t nu = sizeof stats_u64 / sizeof stats_u64[0];
@@ -330,7 +363,7 @@ static int stats_extended(struct conn *c, struct mpbuf *out)
 	int rc = sutra_stats_get(c->w->srv->db, &st);
 	if (rc < 0)
 		return engine_error(out, rc);
-	rb_begin(out, ENC_NAMED, "StatsExtendedOk", (uint32_t)(nu + nf + 4));
+	rb_begin(out, ENC_NAMED, "StatsExtendedOk", (uint32_t)(nu + nf + 6));
 	for (size_t i = 0; i < nu; i++) {
 		memcpy(&u, (const char *)&st + stats_u64[i].off, sizeof u);
 		key(out, stats_u64[i].name);
@@ -349,7 +382,10 @@ static int stats_extended(struct conn *c, struct mpbuf *out)
 	mp_put_cstr(out, st.sticky_message);
 	key(out, "recommendation");
 	mp_put_cstr(out, st.recommendation ? st.recommendation : "");
-	return DISPATCH_DONE;
+	key(out, "shards");
+	mp_put_uint(out, st.shards);
+	key(out, "per_shard");
+	return put_shard_stats(c->w->srv->db, st.shards, out);
 }
 
 static int set_encoding(struct conn *c, const struct request *r, struct mpbuf *out)

@@ -84,11 +84,16 @@ static void log_started(const struct server *s)
 	if (!realpath(s->cfg.data_dir, dir))
 		snprintf(dir, sizeof dir, "%s", s->cfg.data_dir);
 	config_durability_text(&s->cfg.engine, durability, sizeof durability);
-	log_info("sutra-server %s listening on %s%s%s:%u (data dir %s, durability %s, dimension "
-	         "%u, workers %u, response encoding %s, max connections %u, idle timeout %u ms)",
+	sutra_stats st;
+	char layout[32] = "single log";
+	if (sutra_stats_get(s->db, &st) == 0 && st.shards)
+		snprintf(layout, sizeof layout, "%u shards", st.shards);
+	log_info("sutra-server %s listening on %s%s%s:%u (data dir %s, %s, durability %s, "
+	         "dimension %u, workers %u, response encoding %s, max connections %u, idle "
+	         "timeout %u ms)",
 	         SUTRA_VERSION_STRING, v6 ? "[" : "", s->cfg.host, v6 ? "]" : "", s->port, dir,
-	         durability, s->cfg.engine.dimension, s->nworkers, enc, s->cfg.max_connections,
-	         s->cfg.idle_timeout_ms);
+	         layout, durability, s->cfg.engine.dimension, s->nworkers, enc,
+	         s->cfg.max_connections, s->cfg.idle_timeout_ms);
 }
 
 static void log_summary(const struct server *s, int close_rc)

@@ -8,13 +8,18 @@
 #include "util/err.h"
 #include "util/siphash.h"
 
-/* Fixed keys: changing them moves every concept to another shard. */
-#define ROUTE_K0 0x5375747261536861ull /* "SutraSha" */
-#define ROUTE_K1 0x72642d526f757465ull /* "rd-Route" */
+uint64_t shard_hash(const uint8_t id[16])
+{
+	uint8_t buf[24];
+
+	st64(buf, 16); /* the length prefix Rust's Hash writes before a slice */
+	memcpy(buf + 8, id, 16);
+	return siphash13(0, 0, buf, sizeof buf);
+}
 
 uint32_t shard_of(const uint8_t id[16], uint32_t n)
 {
-	return n <= 1 ? 0 : (uint32_t)(siphash13(ROUTE_K0, ROUTE_K1, id, 16) % n);
+	return n <= 1 ? 0 : (uint32_t)(shard_hash(id) % n);
 }
 
 uint32_t shard_set_count(const struct shard_set *s)

@@ -43,9 +43,12 @@
 #define SHARD_MAX        256
 #define TXN_HEADER_BYTES 48
 
-/* The shard of a concept id among n: SipHash-1-3 of the 16 id bytes under
- * fixed keys, modulo n. Stable across runs, builds and machines (it is part
- * of the on-disk layout). */
+/* The shard of a concept id among n: the Rust server's routing, SipHash-1-3
+ * with keys (0, 0) over the u64 16 (little-endian) followed by the 16 id
+ * bytes, modulo n; so a concept lives in the shard of the same number in
+ * both servers. Stable across runs, builds and machines (it is part of the
+ * on-disk layout). */
+uint64_t shard_hash(const uint8_t id[16]);
 uint32_t shard_of(const uint8_t id[16], uint32_t n);
 
 enum txn_phase {

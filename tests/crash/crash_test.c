@@ -17,7 +17,9 @@
  * recovered directory. Odd cycles use 1 MiB WAL segments and a checkpoint
  * every 1 MiB of WAL, so rotation and checkpoints happen under the kill.
  * Environment: SUTRA_CRASH_CYCLES (default 20), SUTRA_CRASH_SEED,
- * SUTRA_CRASH_RESET (start a fresh directory every N cycles, default 25).
+ * SUTRA_CRASH_RESET (start a fresh directory every N cycles, default 25),
+ * SUTRA_CRASH_SHARDS (a sharded store of N shards: most associations and
+ * every batch then span shards, so each is a two-phase commit).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -143,6 +145,7 @@ static void store_options(sutra_options *o, int cycle)
 	sutra_options_init(o);
 	o->dimension = DIM;
 	o->durability = SUTRA_DURABILITY_ALWAYS;
+	o->shards = (uint32_t)tu_env_long("SUTRA_CRASH_SHARDS", 0);
 	if (cycle % 2) {
 		o->wal_segment_bytes = 1u << 20;
 		o->checkpoint_wal_bytes = 1u << 20;
