@@ -114,6 +114,12 @@ void tu_dir_copy(const char *from, const char *to)
 		if (e->d_name[0] == '.')
 			continue;
 		char *src = tu_path(from, e->d_name), *dst = tu_path(to, e->d_name);
+		struct stat st;
+		if (stat(src, &st) != 0 || !S_ISREG(st.st_mode)) {
+			free(src);
+			free(dst);
+			continue;
+		}
 		size_t n;
 		uint8_t *buf = tu_file_read(src, &n);
 		tu_file_write_at(dst, buf, n, 0);

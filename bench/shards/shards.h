@@ -37,16 +37,16 @@
 
 typedef struct sb_opts {
 	int quick;
-	int threads;         /* concurrent writers (learn, associate) */
-	double window_s;     /* learn window per layout and round */
-	int rounds;          /* learn rounds (the order alternates) */
-	size_t lat_ops;      /* single-thread associates of each kind */
-	size_t pool;         /* concepts learned before the associate section */
-	size_t concepts;     /* read section: concepts */
-	size_t assocs;       /* read section: associations */
-	size_t queries;      /* read section: vector queries per pass */
-	size_t pairs;        /* read section: FindPath pairs */
-	int reps;            /* read section: passes over queries and pairs */
+	int threads;                      /* concurrent writers (learn, associate) */
+	double window_s;                  /* learn window per layout and round */
+	int rounds;                       /* learn rounds (the order alternates) */
+	size_t lat_ops;                   /* single-thread associates of each kind */
+	size_t pool;                      /* concepts learned before the associate section */
+	size_t concepts;                  /* read section: concepts */
+	size_t assocs;                    /* read section: associations */
+	size_t queries;                   /* read section: vector queries per pass */
+	size_t pairs;                     /* read section: FindPath pairs */
+	int reps;                         /* read section: passes over queries and pairs */
 	uint32_t layouts[SB_MAX_LAYOUTS]; /* learn section: shard counts, 0 first */
 	int nlayouts;
 	uint64_t seed;
@@ -85,20 +85,20 @@ typedef int (*su_op_fn)(sutra_db *db, void *arg, uint64_t *rng);
 
 /* What one window of concurrent writers measured (adds up over windows). */
 typedef struct su_conc {
-	uint64_t ops;          /* acknowledged inside the window */
-	double seconds;        /* window length */
-	double stop_wait_s;    /* longest wait for the writers after a window */
-	uint64_t fsyncs;       /* sutra_stats.wal_fsyncs over the window */
-	uint64_t txn;          /* sutra_stats.txn_committed over the window */
-	uint64_t *lat;         /* per-write ns, the first SU_LAT_CAP of each thread */
+	uint64_t ops;       /* acknowledged inside the window */
+	double seconds;     /* window length */
+	double stop_wait_s; /* longest wait for the writers after a window */
+	uint64_t fsyncs;    /* sutra_stats.wal_fsyncs over the window */
+	uint64_t txn;       /* sutra_stats.txn_committed over the window */
+	uint64_t *lat;      /* per-write ns, the first SU_LAT_CAP of each thread */
 	size_t nlat;
 } su_conc;
 #define SU_LAT_CAP 4096
 
 /* Runs threads writers calling fn(db, arg, rng) in a loop for seconds;
  * adds to out. Returns 0 or -1 (the first writer's error in bu_lasterr). */
-int su_run_conc(sutra_db *db, int threads, double seconds, su_op_fn fn, void *arg,
-                uint64_t seed, su_conc *out);
+int su_run_conc(sutra_db *db, int threads, double seconds, su_op_fn fn, void *arg, uint64_t seed,
+                su_conc *out);
 void su_conc_free(su_conc *c);
 
 /* The summary table, in shared memory so forked sections can fill it. */

@@ -342,7 +342,7 @@ static void rnd_vec(struct pair *p, float *v)
 	do {                                                                                       \
 		int r1_ = (call_one), r4_ = (call_four);                                           \
 		if (r1_ != r4_)                                                                    \
-			fail_msg("%s: one log %d, four shards %d (%s)", #call_one, r1_, r4_,         \
+			fail_msg("%s: one log %d, four shards %d (%s)", #call_one, r1_, r4_,       \
 			         sutra_last_error());                                              \
 	} while (0)
 
@@ -451,7 +451,8 @@ static void same_khop(struct pair *p, const sutra_id *a)
 
 	sutra_graph_query_init(&q);
 	q.max_depth = 2;
-	BOTH(sutra_khop(p->one, a, &q, h1, 400, &n1, &t1), sutra_khop(p->four, a, &q, h4, 400, &n4, &t4));
+	BOTH(sutra_khop(p->one, a, &q, h1, 400, &n1, &t1),
+	     sutra_khop(p->four, a, &q, h4, 400, &n4, &t4));
 	assert_int_equal(n1, n4);
 	assert_int_equal(t1, t4);
 	for (size_t i = 0; i < n1; i++) {
@@ -570,10 +571,8 @@ static void test_differential(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_routing),
-	    cmocka_unit_test(test_layout_and_options),
-	    cmocka_unit_test(test_txn_figures),
-	    cmocka_unit_test(test_prepare_timeout),
+	    cmocka_unit_test(test_routing),      cmocka_unit_test(test_layout_and_options),
+	    cmocka_unit_test(test_txn_figures),  cmocka_unit_test(test_prepare_timeout),
 	    cmocka_unit_test(test_differential),
 	};
 
