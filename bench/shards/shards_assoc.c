@@ -32,10 +32,10 @@
 #define SA_WARMUP 100
 
 typedef struct sa_pool {
-	sutra_id *id;                 /* every concept */
-	uint32_t *bucket[SA_SHARDS];  /* indices into id, per shard */
+	sutra_id *id;                /* every concept */
+	uint32_t *bucket[SA_SHARDS]; /* indices into id, per shard */
 	size_t count[SA_SHARDS];
-	int cross;                    /* what assoc_op writes */
+	int cross; /* what assoc_op writes */
 } sa_pool;
 
 /* ---- setup ------------------------------------------------------------------------------- */
@@ -104,8 +104,7 @@ static void pool_free(sa_pool *p)
 /* ---- one write --------------------------------------------------------------------------- */
 
 /* Two distinct concepts: of one shard, or of two different shards. */
-static void pick(const sa_pool *p, int cross, uint64_t *rng, const sutra_id **a,
-                 const sutra_id **b)
+static void pick(const sa_pool *p, int cross, uint64_t *rng, const sutra_id **a, const sutra_id **b)
 {
 	uint32_t s = (uint32_t)(bu_rand(rng) % SA_SHARDS);
 	uint32_t t = cross ? (s + 1 + (uint32_t)(bu_rand(rng) % (SA_SHARDS - 1))) % SA_SHARDS : s;
@@ -221,8 +220,9 @@ static void emit_latency(const sa_lat l[2])
 		bu_result_emit(&r);
 		snprintf(v, sizeof(v), "p50 %.0f us, p99 %.0f us, %.2f fsyncs/op", s[k].p50_us,
 		         s[k].p99_us, l[k].n ? (double)l[k].fsyncs / l[k].n : 0);
-		su_summary_add(k ? "associate 1t, 4 shards, cross-shard" :
-		                   "associate 1t, 4 shards, same shard", v, NULL, -1);
+		su_summary_add(k ? "associate 1t, 4 shards, cross-shard"
+		                 : "associate 1t, 4 shards, same shard",
+		               v, NULL, -1);
 	}
 	if (s[0].p50_us > 0) {
 		double x = s[1].p50_us / s[0].p50_us;
@@ -273,7 +273,8 @@ static void emit_throughput(const sb_opts *o, const su_conc c[2])
 		r.ops = c[k].ops;
 		r.seconds = c[k].seconds;
 		r.ops_per_s = rate[k];
-		bu_result_extra(&r, "fsync_per_s", c[k].seconds > 0 ? c[k].fsyncs / c[k].seconds : -1);
+		bu_result_extra(&r, "fsync_per_s",
+		                c[k].seconds > 0 ? c[k].fsyncs / c[k].seconds : -1);
 		bu_result_extra(&r, "writes_per_fsync",
 		                c[k].fsyncs ? (double)c[k].ops / (double)c[k].fsyncs : -1);
 		su_lat_extras(&r, &l);
@@ -289,12 +290,14 @@ static void emit_throughput(const sb_opts *o, const su_conc c[2])
 		snprintf(v, sizeof(v), "%.0f/s, %.0f fsync/s, p50 %.2f ms, p99 %.2f ms", rate[k],
 		         c[k].seconds > 0 ? c[k].fsyncs / c[k].seconds : 0, l.p50_us / 1e3,
 		         l.p99_us / 1e3);
-		su_summary_add(k ? "associate 50t, 4 shards, cross-shard" :
-		                   "associate 50t, 4 shards, same shard", v, NULL, -1);
+		su_summary_add(k ? "associate 50t, 4 shards, cross-shard"
+		                 : "associate 50t, 4 shards, same shard",
+		               v, NULL, -1);
 	}
 	if (rate[1] > 0) {
 		snprintf(v, sizeof(v), "x%.2f (same rate / cross rate)", rate[0] / rate[1]);
-		su_summary_add("  cross / same cost", v, "<= 1.5x", rate[0] / rate[1] <= SB_XSHARD_MAX);
+		su_summary_add("  cross / same cost", v, "<= 1.5x",
+		               rate[0] / rate[1] <= SB_XSHARD_MAX);
 	}
 }
 

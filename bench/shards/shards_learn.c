@@ -60,8 +60,7 @@ static float *make_vecs(uint64_t seed)
 
 /* One window on a fresh store; checks that every acknowledged write is
  * there afterwards. */
-static int run_layout(const sb_opts *o, uint32_t shards, learn_arg *a, uint64_t seed,
-                      su_conc *out)
+static int run_layout(const sb_opts *o, uint32_t shards, learn_arg *a, uint64_t seed, su_conc *out)
 {
 	uint64_t before = out->ops;
 	sutra_stats st;
@@ -127,7 +126,8 @@ static void emit_layout(const sb_opts *o, uint32_t shards, const su_conc *c, dou
 	r.ratio = base > 0 ? rate / base : -1;
 	bu_result_extra(&r, "shards", shards);
 	bu_result_extra(&r, "fsync_per_s", fps);
-	bu_result_extra(&r, "writes_per_fsync", c->fsyncs ? (double)c->ops / (double)c->fsyncs : -1);
+	bu_result_extra(&r, "writes_per_fsync",
+	                c->fsyncs ? (double)c->ops / (double)c->fsyncs : -1);
 	bu_result_extra(&r, "fsync_per_s_per_shard", shards ? fps / shards : fps);
 	su_lat_extras(&r, &l);
 	bu_result_extra(&r, "stop_wait_s", c->stop_wait_s);
@@ -136,8 +136,8 @@ static void emit_layout(const sb_opts *o, uint32_t shards, const su_conc *c, dou
 	         su_layout_name(shards, name, sizeof(name)));
 	if (shards && base > 0)
 		snprintf(ratio, sizeof(ratio), " (x%.2f)", rate / base);
-	snprintf(v, sizeof(v), "%.0f/s%s, %.0f fsync/s, %.1f writes/fsync, p99 %.2f ms", rate, ratio,
-	         fps, c->fsyncs ? (double)c->ops / (double)c->fsyncs : 0, l.p99_us / 1e3);
+	snprintf(v, sizeof(v), "%.0f/s%s, %.0f fsync/s, %.1f writes/fsync, p99 %.2f ms", rate,
+	         ratio, fps, c->fsyncs ? (double)c->ops / (double)c->fsyncs : 0, l.p99_us / 1e3);
 	su_summary_add(fig, v, NULL, -1);
 }
 

@@ -6,8 +6,9 @@
  * raises the stop flag; a write acknowledged after the flag was raised is
  * not counted (its latency is kept), so ops / window is the rate inside the
  * window. The store's counters (fsyncs, committed transactions) are read
- * right after the barrier and right after the flag, so they cover the same
- * window.
+ * before the barrier (every writer is still waiting there) and right after
+ * the flag, so they cover the window (and include the few writes still
+ * returning after it).
  *
  * The sections run in forked processes (bu_run_isolated), so the summary
  * table lives in one anonymous MAP_SHARED region created before the first
@@ -202,15 +203,14 @@ static void counters(sutra_db *db, uint64_t *fsyncs, uint64_t *txn)
 }
 
 /* Sleeps the window, raises the flag, waits for the writers. */
-static void conc_window(conc_shared *sh, conc_thread *th, int threads, double seconds,
-                        su_conc *out)
+static void conc_window(conc_shared *sh, conc_thread *th, int threads, double seconds, su_conc *out)
 {
 	struct timespec nap = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
 	uint64_t f0, f1, x0, x1, t0, t1;
 
+	counters(sh->db, &f0, &x0); /* before the barrier: no write can slip in first */
 	pthread_barrier_wait(&sh->start);
 	t0 = bu_now_ns();
-	counters(sh->db, &f0, &x0);
 	nanosleep(&nap, NULL);
 	atomic_store(&sh->stop, 1);
 	t1 = bu_now_ns();
@@ -224,8 +224,8 @@ static void conc_window(conc_shared *sh, conc_thread *th, int threads, double se
 	out->txn += x1 - x0;
 }
 
-int su_run_conc(sutra_db *db, int threads, double seconds, su_op_fn fn, void *arg,
-                uint64_t seed, su_conc *out)
+int su_run_conc(sutra_db *db, int threads, double seconds, su_op_fn fn, void *arg, uint64_t seed,
+                su_conc *out)
 {
 	conc_shared sh = {.db = db, .fn = fn, .arg = arg, .seed = seed};
 	conc_thread *th = calloc((size_t)threads, sizeof(*th));

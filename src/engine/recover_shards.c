@@ -160,7 +160,8 @@ static int replay_merged(sutra_db *db, struct recs *rs, uint64_t from_gsn, struc
 {
 	int rc = 0;
 
-	qsort(rs->r, rs->n, sizeof *rs->r, rec_order);
+	if (rs->n > 1)
+		qsort(rs->r, rs->n, sizeof *rs->r, rec_order);
 	for (size_t i = 0, j; i < rs->n && rc == 0; i = j) {
 		for (j = i + 1; j < rs->n && rs->r[j].gsn == rs->r[i].gsn; j++)
 			;

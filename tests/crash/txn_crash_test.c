@@ -220,7 +220,8 @@ static void check_cell(const char *dir, const struct cell *c, enum kind k, uint3
 		}
 		for (uint32_t w = 0; w < prior; w++)
 			if (write_state(db, k, w) != 1)
-				fail("an acknowledged write is not whole", c->name, kind_name[k], rep);
+				fail("an acknowledged write is not whole", c->name, kind_name[k],
+				     rep);
 		int s = write_state(db, k, prior);
 		if (s < 0)
 			fail("the write in flight is half-applied", c->name, kind_name[k], rep);

@@ -293,7 +293,7 @@ class KillUnderLoad(unittest.TestCase):
 
             self.server.start()
             with self.server.client(timeout=60) as c:
-                visible = self.verify(c, cycle, acked, inflight, concepts)
+                visible, inflight_visible = self.verify(c, cycle, acked, inflight, concepts)
                 st = c.stats_extended()
             for k in ("txn_active", "txn_preparing", "txn_prepared"):
                 self.assertEqual(st[k], 0, "cycle %d: StatsExtended %s after restart: %r"
@@ -309,14 +309,16 @@ class KillUnderLoad(unittest.TestCase):
             self.assertGreaterEqual(st["concepts"], len(concepts),
                                     "cycle %d: StatsExtended concepts after restart < the %d "
                                     "acknowledged" % (cycle, len(concepts)))
-            print("cycle %d: %d associations acknowledged, %d in flight at the kill; "
-                  "txn_recovered %d" % (cycle, len(cycle_acked), len(cycle_inflight),
-                                        st["txn_recovered"]))
+            print("cycle %d: %d associations acknowledged, %d in flight at the kill (%d of "
+                  "those so far visible), txn_recovered %d"
+                  % (cycle, len(cycle_acked), len(cycle_inflight), inflight_visible,
+                     st["txn_recovered"]))
         self.assertEqual(self.server.stop(), 0, "exit status on SIGTERM after the last cycle\n"
                          + self.server.log_tail())
 
     def verify(self, c, cycle, acked, inflight, concepts):
-        """Checks every association so far; returns how many are visible."""
+        """Checks every association so far; returns how many are visible, and how
+        many of those were in flight at a kill."""
         for cid, r in zip(concepts, pipelined(
                 c, [("QueryConcept", {"concept_id": cid}) for cid in concepts])):
             found = not isinstance(r, SutraError) and r[1].get("found")
@@ -327,7 +329,7 @@ class KillUnderLoad(unittest.TestCase):
         for (src, dst, t), _ in every:
             reqs += [neighbors_req(src, "out", t), neighbors_req(dst, "in", t)]
         replies = pipelined(c, reqs)
-        visible = 0
+        visible = inflight_visible = 0
         for i, ((src, dst, t), was_acked) in enumerate(every):
             what = "association %s (shard %d) -> %s (shard %d) type %d" % (
                 src, shard_of(src, SHARDS), dst, shard_of(dst, SHARDS), t)
@@ -344,7 +346,8 @@ class KillUnderLoad(unittest.TestCase):
                                  "SIGKILL: in the source's out-neighbours: %s, in the target's "
                                  "in-neighbours: %s" % (cycle, what, from_src, from_dst))
             visible += from_src and from_dst
-        return visible
+            inflight_visible += from_src and from_dst and not was_acked
+        return visible, inflight_visible
 
 
 # ---- 2. the same answers, single layout and sharded ----
