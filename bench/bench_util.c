@@ -278,6 +278,7 @@ double bu_append_rate(const char *dir, size_t total, double *synced)
 
 static int results_fd = -1;
 static int results_quick = 1;
+static char results_commit[64]; /* empty: no "commit" field (bu_results_commit) */
 static char run_id[64];
 static char cpu_model[128] = "unknown";
 static long ncpu;
@@ -297,6 +298,11 @@ int bu_results_open(const char *path, int quick)
 	if (results_fd < 0)
 		return bu_err("open %s: %s", path, strerror(errno));
 	return 0;
+}
+
+void bu_results_commit(const char *commit)
+{
+	snprintf(results_commit, sizeof(results_commit), "%s", commit ? commit : "");
 }
 
 void bu_results_close(void)
@@ -420,6 +426,8 @@ static void emit_json(const bench_result *r)
 	json_kstr(buf, cap, &len, "cpu", cpu_model);
 	json_num(buf, cap, &len, "nproc", (double)ncpu);
 	json_num(buf, cap, &len, "load1", load1());
+	if (results_commit[0])
+		json_kstr(buf, cap, &len, "commit", results_commit);
 	if (len > cap)
 		len = cap;
 	len += (size_t)snprintf(buf + len, sizeof(buf) - len, ",\"quick\":%s}\n",

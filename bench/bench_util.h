@@ -119,6 +119,9 @@ void bu_result_extra(bench_result *r, const char *key, double val);
 /* Opens the JSONL file for appending (NULL path: no file). */
 int bu_results_open(const char *path, int quick);
 void bu_results_close(void);
+/* Adds "commit": commit (e.g. "f905bfb1a2c3-dirty") to every JSON line
+ * written after it; never called: no such field. */
+void bu_results_commit(const char *commit);
 /* Prints r human-readable on stdout and appends it as one JSON object. */
 void bu_result_emit(const bench_result *r);
 

@@ -71,6 +71,13 @@ int su_close(sutra_db *db, char *dir);
  * change (index_ready, index_lag == 0), at most timeout_s. */
 int su_index_ready(sutra_db *db, double timeout_s);
 
+/* The disk's fsync rate with files threads (1..16) each rewriting 4 KiB
+ * of its own file + fdatasync for seconds: syncs per second summed, or < 0
+ * (bu_lasterr). Against files = 1 it shows whether the disk overlaps
+ * fdatasyncs of different files, which is what syncing shards in parallel
+ * counts on. */
+double su_fsync_parallel(const char *dir, int files, double seconds);
+
 /* Latency percentiles of n samples (ns), without changing v. */
 typedef struct su_lat {
 	size_t n;

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #define SD_CLUSTERS 100
-#define SD_NOISE    0.6 /* half-width of the uniform noise per coordinate */
+#define SD_NOISE    1.0 /* half-width of the uniform noise per coordinate */
 
 static double unit(uint64_t *st)
 {

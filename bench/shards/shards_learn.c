@@ -13,8 +13,10 @@
  * Layouts run one after the other; with o->rounds > 1 the order alternates
  * (ABCDE EDCBA ...) so a drift in the disk's speed hits them alike, and the
  * figures are summed over rounds. The ratio is each layout's rate over the
- * single log's from the same run. The disk's raw fsync rate is probed
- * before the first and after the last window for scale.
+ * single log's from the same run. The disk's raw fdatasync rate is
+ * probed before the first window on 1, 2 and 4 files at once (does the
+ * disk overlap syncs of different files, as syncing shards in parallel
+ * assumes?) and on 1 file after the last window (drift).
  */
 #include "shards.h"
 
@@ -59,10 +61,10 @@ static float *make_vecs(uint64_t seed)
 }
 
 /* One window on a fresh store; checks that every acknowledged write is
- * there afterwards. */
+ * there afterwards and that none became a two-phase commit. */
 static int run_layout(const sb_opts *o, uint32_t shards, learn_arg *a, uint64_t seed, su_conc *out)
 {
-	uint64_t before = out->ops;
+	uint64_t before = out->ops, txn = out->txn;
 	sutra_stats st;
 	sutra_db *db;
 	char *dir;
@@ -75,37 +77,56 @@ static int run_layout(const sb_opts *o, uint32_t shards, learn_arg *a, uint64_t 
 		rc = bu_err("the store holds %llu concepts after %llu acknowledged learns",
 		            (unsigned long long)st.concepts,
 		            (unsigned long long)(out->ops - before));
+	if (rc == 0 && out->txn != txn) /* a learn touches one concept: one shard */
+		rc = bu_err("%llu learns committed as cross-shard transactions",
+		            (unsigned long long)(out->txn - txn));
 	if (su_close(db, dir) < 0 && rc == 0)
 		rc = -1;
 	return rc;
 }
 
-static void probe_disk(const sb_opts *o, const char *when, double *sum, int *n)
-{
-	double r = bu_fsync_rate(o->scratch, 1.0, 0);
+/* The disk's fdatasync rate on 1, 2 and 4 files in parallel before the
+ * windows, and on 1 file again after them (drift). */
+typedef struct disk_fig {
+	double one[2], two, four; /* syncs per second; < 0: failed */
+} disk_fig;
 
-	if (r < 0) {
-		printf("  fsync probe %s: %s\n", when, bu_lasterr());
-		return;
-	}
-	printf("  fsync probe %s: %.0f/s (4 KiB overwrite + fdatasync)\n", when, r);
-	*sum += r;
-	(*n)++;
+static double probe(const sb_opts *o, int files)
+{
+	double r = su_fsync_parallel(o->scratch, files, 1.0);
+
+	if (r < 0)
+		printf("  fsync probe (%d files): %s\n", files, bu_lasterr());
+	return r;
 }
 
-static void emit_disk(double sum, int n)
+static void emit_probe(const char *variant, int files, double rate, double one)
 {
 	bench_result r;
-	char v[64];
 
-	if (!n)
+	if (rate < 0)
 		return;
-	bu_result_init(&r, SB_BENCH, "fsync_4k_overwrite", "disk");
-	r.ops_per_s = sum / n;
-	bu_result_extra(&r, "probes", n);
+	bu_result_init(&r, SB_BENCH, variant, "disk");
+	r.ops_per_s = rate;
+	bu_result_extra(&r, "files", files);
+	if (one > 0)
+		bu_result_extra(&r, "vs_1file", rate / one);
 	bu_result_emit(&r);
-	snprintf(v, sizeof(v), "%.0f fdatasync/s (mean of %d 1 s probes)", sum / n, n);
-	su_summary_add("disk: raw fsync rate", v, NULL, -1);
+}
+
+static void emit_disk(const disk_fig *d)
+{
+	double one = d->one[0] > 0 && d->one[1] > 0 ? (d->one[0] + d->one[1]) / 2 : -1;
+	char v[128];
+
+	emit_probe("fsync_4k_1file", 1, one, -1);
+	emit_probe("fsync_4k_2files", 2, d->two, one);
+	emit_probe("fsync_4k_4files", 4, d->four, one);
+	if (one <= 0)
+		return;
+	snprintf(v, sizeof(v), "%.0f / %.0f / %.0f per s (x%.2f, x%.2f)", one, d->two, d->four,
+	         d->two / one, d->four / one);
+	su_summary_add("disk: fdatasync, 1 / 2 / 4 files at once", v, NULL, -1);
 }
 
 static void emit_layout(const sb_opts *o, uint32_t shards, const su_conc *c, double base)
@@ -168,17 +189,21 @@ int sl_run(void *opts)
 {
 	const sb_opts *o = opts;
 	su_conc out[SB_MAX_LAYOUTS];
-	int failed[SB_MAX_LAYOUTS] = {0}, any = 0, nprobe = 0;
+	int failed[SB_MAX_LAYOUTS] = {0}, any = 0;
 	learn_arg a = {make_vecs(o->seed)};
-	double base, probes = 0;
+	disk_fig disk;
+	double base;
 
 	if (!a.vecs)
 		return su_error("learn", "all", "out of memory"), 1;
 	memset(out, 0, sizeof(out));
-	probe_disk(o, "before", &probes, &nprobe);
+	bu_settle();
+	disk.one[0] = probe(o, 1);
+	disk.two = probe(o, 2);
+	disk.four = probe(o, 4);
 	run_rounds(o, &a, out, failed);
-	probe_disk(o, "after", &probes, &nprobe);
-	emit_disk(probes, nprobe);
+	disk.one[1] = probe(o, 1);
+	emit_disk(&disk);
 	base = !failed[0] && out[0].seconds > 0 ? (double)out[0].ops / out[0].seconds : -1;
 	for (int i = 0; i < o->nlayouts; i++) {
 		any |= failed[i];

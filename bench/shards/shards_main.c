@@ -26,6 +26,9 @@
 #ifndef SUTRA_BENCH_RESULTS
 #define SUTRA_BENCH_RESULTS "shards.jsonl"
 #endif
+#ifndef SUTRA_BENCH_SOURCE
+#define SUTRA_BENCH_SOURCE "."
+#endif
 
 #define PROG  "sutra-bench-shards"
 #define NSECT 3
@@ -57,9 +60,9 @@ static void usage(FILE *f)
 	        "options:\n"
 	        "  --full            10 s learn windows, 5,000 single-thread associates of each\n"
 	        "                    kind, 100,000 concepts + 300,000 associations for reads,\n"
-	        "                    5 passes; also FULL=1\n"
+	        "                    10 passes; also FULL=1\n"
 	        "  --quick           3 s windows, 2,000 associates, 20,000 concepts + 60,000\n"
-	        "                    associations, 3 passes (default)\n"
+	        "                    associations, 5 passes (default)\n"
 	        "  --only LIST       comma-separated sections: learn,assoc,read (default all)\n"
 	        "  --shards LIST     learn section's shard counts (default 0,1,2,4,16; 0 = the\n"
 	        "                    single log, always measured first as the baseline)\n"
@@ -183,24 +186,32 @@ static void defaults(cli *c)
 	o->assocs = (size_t)pick(c->assocs, q, 60000, 300000);
 	o->queries = (size_t)pick(c->queries, q, 2000, 5000);
 	o->pairs = (size_t)pick(c->pairs, q, 1000, 2000);
-	o->reps = (int)pick(c->reps, q, 3, 5);
+	o->reps = (int)pick(c->reps, q, 5, 10);
 	/* enough concepts that random pairs rarely repeat an association */
 	o->pool = q ? 4000 : 20000;
 }
 
 static int parse_args(cli *c, int argc, char **argv)
 {
-	static const struct option lo[] = {
-	    {"full", no_argument, 0, 'f'},         {"quick", no_argument, 0, 'q'},
-	    {"only", required_argument, 0, 'o'},   {"shards", required_argument, 0, 'L'},
-	    {"threads", required_argument, 0, 't'}, {"window", required_argument, 0, 'w'},
-	    {"rounds", required_argument, 0, 'u'}, {"lat-ops", required_argument, 0, 'l'},
-	    {"concepts", required_argument, 0, 'c'}, {"assocs", required_argument, 0, 'a'},
-	    {"queries", required_argument, 0, 'Q'}, {"pairs", required_argument, 0, 'p'},
-	    {"reps", required_argument, 0, 'r'},   {"seed", required_argument, 0, 'S'},
-	    {"dir", required_argument, 0, 'd'},    {"results", required_argument, 0, 'R'},
-	    {"no-fork", no_argument, 0, 'n'},      {"help", no_argument, 0, 'h'},
-	    {0, 0, 0, 0}};
+	static const struct option lo[] = {{"full", no_argument, 0, 'f'},
+	                                   {"quick", no_argument, 0, 'q'},
+	                                   {"only", required_argument, 0, 'o'},
+	                                   {"shards", required_argument, 0, 'L'},
+	                                   {"threads", required_argument, 0, 't'},
+	                                   {"window", required_argument, 0, 'w'},
+	                                   {"rounds", required_argument, 0, 'u'},
+	                                   {"lat-ops", required_argument, 0, 'l'},
+	                                   {"concepts", required_argument, 0, 'c'},
+	                                   {"assocs", required_argument, 0, 'a'},
+	                                   {"queries", required_argument, 0, 'Q'},
+	                                   {"pairs", required_argument, 0, 'p'},
+	                                   {"reps", required_argument, 0, 'r'},
+	                                   {"seed", required_argument, 0, 'S'},
+	                                   {"dir", required_argument, 0, 'd'},
+	                                   {"results", required_argument, 0, 'R'},
+	                                   {"no-fork", no_argument, 0, 'n'},
+	                                   {"help", no_argument, 0, 'h'},
+	                                   {0, 0, 0, 0}};
 	const char *full = getenv("FULL");
 	int opt;
 
@@ -242,6 +253,38 @@ static void print_inputs(const sb_opts *o)
 	       o->concepts, o->assocs, o->queries, SB_K, SB_EF, o->pairs, o->reps);
 }
 
+/* The first line cmd prints into out (empty on any failure). */
+static void first_line(const char *cmd, char *out, size_t n)
+{
+	FILE *p = popen(cmd, "r");
+
+	out[0] = 0;
+	if (p && !fgets(out, (int)n, p))
+		out[0] = 0;
+	if (p)
+		pclose(p);
+	out[strcspn(out, "\n")] = 0;
+}
+
+/* The source tree's commit, "-dirty" when tracked files differ from it, so
+ * a figure can be traced to the code that produced it; "unknown" without
+ * git. */
+static void source_commit(char *out, size_t n)
+{
+	char dirty[8];
+
+	first_line("git -C '" SUTRA_BENCH_SOURCE "' rev-parse --short=12 HEAD 2>/dev/null", out, n);
+	if (!out[0]) {
+		snprintf(out, n, "unknown");
+		return;
+	}
+	first_line("git -C '" SUTRA_BENCH_SOURCE "' status --porcelain --untracked-files=no "
+	           "2>/dev/null | head -1",
+	           dirty, sizeof(dirty));
+	if (dirty[0])
+		snprintf(out + strlen(out), n - strlen(out), "-dirty");
+}
+
 static char *make_scratch(const char *base)
 {
 	if (mkdir(base, 0755) != 0 && errno != EEXIST) {
@@ -275,7 +318,7 @@ static int run_sections(const cli *c)
 int main(int argc, char **argv)
 {
 	uint64_t t0 = bu_now_ns();
-	char *scratch;
+	char *scratch, commit[64];
 	int failed;
 	cli c;
 
@@ -288,8 +331,11 @@ int main(int argc, char **argv)
 	su_summary_init();
 	printf(PROG " (%s)\n", c.o.quick ? "quick" : "full");
 	bu_print_machine(scratch);
+	source_commit(commit, sizeof(commit));
+	printf("commit: %s\n", commit);
 	if (bu_results_open(c.results, c.o.quick) < 0)
 		fprintf(stderr, "warning: %s (results not saved)\n", bu_lasterr());
+	bu_results_commit(commit);
 	print_inputs(&c.o);
 	failed = run_sections(&c);
 	su_summary_print();

@@ -76,9 +76,9 @@ static int load(sutra_db *db, const sd_data *d)
 		                       .vector_dim = SB_DIM,
 		                       .strength = 1.0f,
 		                       .confidence = 0.9f};
-		rc = sutra_batch_learn(b, &in) < 0 ? bu_err("sutra_batch_learn: %s",
-		                                            sutra_last_error())
-		                                   : flush(db, b, i + 1 == d->nc);
+		rc = sutra_batch_learn(b, &in) < 0
+		         ? bu_err("sutra_batch_learn: %s", sutra_last_error())
+		         : flush(db, b, i + 1 == d->nc);
 	}
 	for (size_t i = 0; i < d->na && rc == 0; i++)
 		rc = sutra_batch_associate(b, &d->id[d->assoc[i][0]], &d->id[d->assoc[i][1]],
@@ -121,8 +121,8 @@ static int search_pass(const sd_data *d, sr_store *s, int rep)
 	for (size_t q = 0; q < d->nq; q++) {
 		uint64_t c0 = bu_now_ns();
 		size_t n;
-		int rc = sutra_vector_search(s->db, d->query + q * SB_DIM, SB_DIM, SB_K, SB_EF, hits,
-		                             &n);
+		int rc = sutra_vector_search(s->db, d->query + q * SB_DIM, SB_DIM, SB_K, SB_EF,
+		                             hits, &n);
 		s->qlat[s->nqlat++] = bu_now_ns() - c0;
 		if (rc < 0)
 			return bu_err("sutra_vector_search: %s", sutra_last_error());
@@ -159,12 +159,13 @@ static int recall(const sd_data *d, const uint32_t (*truth)[SB_K], size_t nt, sr
 
 	for (size_t q = 0; q < nt; q++) {
 		size_t n = 0;
-		if (sutra_vector_search(s->db, d->query + q * SB_DIM, SB_DIM, SB_K, SB_EF, hits, &n) <
-		    0)
+		if (sutra_vector_search(s->db, d->query + q * SB_DIM, SB_DIM, SB_K, SB_EF, hits,
+		                        &n) < 0)
 			return bu_err("sutra_vector_search: %s", sutra_last_error());
 		for (size_t h = 0; h < n; h++)
 			for (int k = 0; k < SB_K; k++)
-				if (memcmp(&hits[h].id, &d->id[truth[q][k]], sizeof(sutra_id)) == 0) {
+				if (memcmp(&hits[h].id, &d->id[truth[q][k]], sizeof(sutra_id)) ==
+				    0) {
 					found++;
 					break;
 				}
@@ -241,7 +242,8 @@ static void emit_search(const sb_opts *o, const sr_store *s, const sr_store *bas
 	bu_result_extra(&r, "recall", s->recall);
 	bu_result_extra(&r, "passes", o->reps);
 	bu_result_emit(&r);
-	snprintf(fig, sizeof(fig), "vector search, %s", su_layout_name(s->shards, name, sizeof(name)));
+	snprintf(fig, sizeof(fig), "vector search, %s",
+	         su_layout_name(s->shards, name, sizeof(name)));
 	if (s != base && bq > 0)
 		snprintf(ratio, sizeof(ratio), " (x%.2f)", qps / bq);
 	snprintf(v, sizeof(v), "%.0f QPS%s, p50 %.1f us, p99 %.1f us, recall %.3f", qps, ratio,
@@ -264,7 +266,8 @@ static void emit_path(const sr_store *s, const su_lat *b)
 	r.ratio = b && b->p50_us > 0 ? l.p50_us / b->p50_us : -1;
 	bu_result_extra(&r, "shards", s->shards);
 	su_lat_extras(&r, &l);
-	bu_result_extra(&r, "ratio_p99", b && b->p99_us > 0 ? l.p99_us / b->p99_us : -1);
+	if (b && b->p99_us > 0)
+		bu_result_extra(&r, "ratio_p99", l.p99_us / b->p99_us);
 	bu_result_extra(&r, "mismatches", (double)s->mismatches);
 	bu_result_emit(&r);
 	snprintf(fig, sizeof(fig), "FindPath, %s", su_layout_name(s->shards, name, sizeof(name)));

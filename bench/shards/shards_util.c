@@ -17,12 +17,15 @@
 #include "shards.h"
 
 #include <pthread.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- names ------------------------------------------------------------------------ */
 
@@ -97,6 +100,75 @@ int su_index_ready(sutra_db *db, double timeout_s)
 	}
 }
 
+/* ---- the disk ------------------------------------------------------------------------ */
+
+typedef struct probe {
+	const char *dir;
+	int index;
+	pthread_barrier_t *start;
+	atomic_int *stop;
+	uint64_t syncs;
+	int failed;
+	pthread_t tid;
+} probe;
+
+/* 4 KiB pwrite at offset 0 + fdatasync on its own file until stopped. */
+static void *probe_main(void *arg)
+{
+	probe *p = arg;
+	char path[4200], buf[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/fsync-probe-%d", p->dir, p->index);
+	memset(buf, 'x', sizeof(buf));
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	p->failed =
+	    fd < 0 || pwrite(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) || fsync(fd) != 0;
+	pthread_barrier_wait(p->start);
+	while (!p->failed && !atomic_load_explicit(p->stop, memory_order_relaxed)) {
+		buf[p->syncs % sizeof(buf)]++;
+		if (pwrite(fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) || fdatasync(fd))
+			p->failed = 1;
+		else
+			p->syncs++;
+	}
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return NULL;
+}
+
+double su_fsync_parallel(const char *dir, int files, double seconds)
+{
+	struct timespec nap = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+	pthread_barrier_t start;
+	atomic_int stop = 0;
+	probe p[16];
+	uint64_t t0, total = 0;
+	int failed = 0;
+
+	files = files < 1 ? 1 : files > 16 ? 16 : files;
+	pthread_barrier_init(&start, NULL, (unsigned)files + 1);
+	for (int i = 0; i < files; i++) {
+		p[i] = (probe){.dir = dir, .index = i, .start = &start, .stop = &stop};
+		if (pthread_create(&p[i].tid, NULL, probe_main, &p[i]))
+			abort();
+	}
+	pthread_barrier_wait(&start);
+	t0 = bu_now_ns();
+	nanosleep(&nap, NULL);
+	atomic_store(&stop, 1);
+	for (int i = 0; i < files; i++) {
+		pthread_join(p[i].tid, NULL);
+		total += p[i].syncs;
+		failed |= p[i].failed;
+	}
+	pthread_barrier_destroy(&start);
+	if (failed)
+		return bu_err("fsync probe in %s: %s", dir, strerror(errno));
+	return (double)total / ((double)(bu_now_ns() - t0) / 1e9);
+}
+
 /* ---- latency ------------------------------------------------------------------------ */
 
 void su_lat_of(su_lat *l, const uint64_t *v, size_t n)
@@ -150,7 +222,11 @@ static void *conc_main(void *arg)
 {
 	conc_thread *t = arg;
 	conc_shared *sh = t->sh;
-	uint64_t rng = sh->seed ^ ((uint64_t)(t->index + 1) * 0x9e3779b97f4a7c15ull);
+	/* A random starting state per thread: splitmix64 streams whose states
+	 * differ by a small multiple of its increment are the same stream
+	 * shifted, and would hand two threads the same ids. */
+	uint64_t mix = sh->seed + (uint64_t)(t->index + 1) * 0x632be59bd9b4e019ull;
+	uint64_t rng = bu_rand(&mix);
 
 	pthread_barrier_wait(&sh->start);
 	while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {

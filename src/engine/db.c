@@ -94,15 +94,21 @@ static int open_manifest(sutra_db *db, bool *created)
 	if (rc < 0)
 		return rc;
 	db->nshards = db->manifest.shards;
-	if (db->opt.shards && db->opt.shards != db->manifest.shards)
+	if (db->opt.shards && db->manifest.shards && db->opt.shards != db->manifest.shards)
 		return err_set(
 		    SUTRA_EINVAL,
-		    db->manifest.shards
-		        ? "option shards = %u does not match the store's %u shards (%s); "
-		          "0 opens a store with the count it was created with"
-		        : "option shards = %u: the store has one log, it is not sharded "
-		          "(%u shards) (%s); open it with shards = 0",
-		    db->opt.shards, db->manifest.shards, db->dir);
+		    "option shards = %u, but the store in %s has %u shards: the count is "
+		    "fixed when a store is created; open it with its own count (or 0, or "
+		    "sutra-server's single storage mode), or re-shard it with sutra-export "
+		    "and sutra-import",
+		    db->opt.shards, db->dir, db->manifest.shards);
+	if (db->opt.shards && !db->manifest.shards)
+		return err_set(
+		    SUTRA_EINVAL,
+		    "option shards = %u, but the store in %s is not sharded (one log): open "
+		    "it unsharded (shards = 0, or sutra-server's single storage mode), or "
+		    "re-shard it with sutra-export and sutra-import",
+		    db->opt.shards, db->dir);
 	if (db->manifest.dimension != db->opt.dimension)
 		return err_set(SUTRA_EINVAL,
 		               "option dimension = %u does not match the store's dimension %u (%s)",

@@ -284,8 +284,8 @@ static int abort_prepare(sutra_db *db, const struct log_pos *pos, uint32_t shard
 
 	snprintf(why, sizeof why, "%s", sutra_last_error());
 	header_for(pos, TXN_ABORT, h);
-	(void)wal_append_parts(db->shards[pos->coordinator].wal, h, sizeof h, NULL, 0,
-	                       db->opt.busy_timeout_ms, &lsn);
+	/* Best effort, without waiting: the coordinator's queue may be the full one. */
+	(void)wal_append_parts(db->shards[pos->coordinator].wal, h, sizeof h, NULL, 0, 0, &lsn);
 	atomic_fetch_sub(&db->tx.preparing, 1);
 	atomic_fetch_sub(&db->tx.active, 1);
 	atomic_fetch_add(&db->tx.aborted, 1);

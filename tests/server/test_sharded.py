@@ -221,7 +221,6 @@ class Writer(threading.Thread):
         self.acked = []       # acknowledged (source, target, type)
         self.inflight = None  # (source, target, type) sent, not acknowledged
         self.error = None
-        self.ended_by = None  # the exception that ended the loop (the kill)
 
     def run(self):
         try:
@@ -247,8 +246,8 @@ class Writer(threading.Thread):
                 c.learn_association(src, dst, assoc[2], 0.75)
                 self.acked.append(assoc)
                 self.inflight = None
-        except OSError as e:  # the server was killed: what was acknowledged is logged
-            self.ended_by = e
+        except OSError:  # the server was killed: what was acknowledged is logged
+            pass
         except SutraError as e:
             self.error = "the server refused a write: %s" % e.message
         except Exception as e:  # noqa: BLE001 - reported by the test
@@ -393,6 +392,15 @@ class Workload:
         gone = set(self.delete_concepts)
         self.edges = {k: v for k, v in edges.items() if k[0] not in gone and k[1] not in gone}
         self.live = [cid for cid in self.ids if cid not in gone]
+        # an atomic batch that must fail as a whole: new cross-shard associations,
+        # the last one to a concept that does not exist
+        self.missing = make_id(0xC0, 0xFFFF)
+        self.bad_batch = []
+        while len(self.bad_batch) < 5:
+            s, t = rnd.sample(self.live, 2)
+            if shard_of(s, SHARDS) != shard_of(t, SHARDS) and (s, t, 1) not in self.edges:
+                self.bad_batch.append((s, t, 1, 0.5))
+        self.bad_batch.append((self.live[0], self.missing, 1, 0.5))
         self.pairs = [tuple(rnd.sample(self.ids, 2)) for _ in range(N_PATHS)]
         self.queries = [[f32(rnd.uniform(-1, 1)) for _ in range(DIM)] for _ in range(N_QUERIES)]
         self.adj = {cid: set() for cid in self.ids}
@@ -454,6 +462,20 @@ class Workload:
         for cid in self.delete_concepts:
             c.delete_concept(cid)
             out.append(("DeleteConcept", cid))
+        # writes that must be refused, with nothing applied
+        refused = [("LearnAssociation", {"source_id": self.live[0], "target_id": self.missing,
+                                         "assoc_type": 0, "confidence": 1.0}),
+                   ("LearnAssociation", {"source_id": self.missing, "target_id": self.live[0],
+                                         "assoc_type": 0, "confidence": 1.0}),
+                   ("LearnAssociations", {"associations": [
+                       {"source_id": s, "target_id": t, "assoc_type": ty, "confidence": conf}
+                       for s, t, ty, conf in self.bad_batch]}),
+                   ("DeleteConcept", {"concept_id": self.delete_concepts[0]})]
+        for variant, fields in refused:
+            try:
+                out.append(("unexpected success", variant, c.call(variant, **fields)[0]))
+            except SutraError as e:
+                out.append((variant, e.message))
         return out
 
     def observe(self, c):
@@ -490,7 +512,7 @@ class SameAnswers(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.w = Workload()
-        cls.writes, cls.seen = {}, {}
+        cls.writes, cls.seen, cls.reopened = {}, {}, {}
         for mode, env in (("single", {}), ("sharded", sharded_env())):
             server = EnvServer(env=env, dimension=DIM, durability="always")
             try:
@@ -498,6 +520,12 @@ class SameAnswers(unittest.TestCase):
                 with server.client(timeout=60) as c:
                     cls.writes[mode] = cls.w.run(c)
                     cls.seen[mode] = cls.w.observe(c)
+                rc = server.kill()  # every write was acknowledged: all must come back
+                if rc != -signal.SIGKILL:
+                    raise AssertionError("%s server: exit status %s on SIGKILL" % (mode, rc))
+                server.start()
+                with server.client(timeout=60) as c:
+                    cls.reopened[mode] = cls.w.observe(c)
                 rc = server.stop()
                 if rc != 0:
                     raise AssertionError("%s server: exit status %s on SIGTERM\n%s"
@@ -513,6 +541,24 @@ class SameAnswers(unittest.TestCase):
         self.assertGreater(self.w.cross_shard(), 100,
                            "the workload should cross shards (model: %d cross-shard of %d)"
                            % (self.w.cross_shard(), len(self.w.edges)))
+
+    def test_same_after_sigkill(self):
+        for mode in ("single", "sharded"):
+            before, after = self.seen[mode], self.reopened[mode]
+            for key in ("neighbors", "out", "in", "paths", "search", "stats", "shards"):
+                self.assertEqual(before[key], after[key],
+                                 "%s store: %s differ after SIGKILL and restart" % (mode, key))
+            self.assertEqual([p["concepts"] for p in before["per_shard"]],
+                             [p["concepts"] for p in after["per_shard"]],
+                             "%s store: per_shard concepts after SIGKILL and restart" % mode)
+
+    def test_refused_writes(self):
+        tail = self.writes["sharded"][-4:]
+        self.assertEqual([t[0] for t in tail], ["LearnAssociation", "LearnAssociation",
+                                                "LearnAssociations", "DeleteConcept"],
+                         "writes that must be refused were accepted: %r" % (tail,))
+        self.assertIn(self.w.missing, tail[2][1],
+                      "the refused batch names the missing concept: %r" % (tail[2],))
 
     def test_writes_answered_alike(self):
         self.assertEqual(self.writes["single"], self.writes["sharded"],
