@@ -62,8 +62,9 @@ enum sutra_txn_stop {
 	SUTRA_TXN_STOP_BEFORE_PREPARE = 1, /* validated; no record queued yet */
 	SUTRA_TXN_STOP_PREPARED = 2,       /* the PREPAREs of the first k participants
 	                                      durable, the others lost */
-	SUTRA_TXN_STOP_DECIDED = 3,        /* the COMMIT decision durable, nothing after */
-	SUTRA_TXN_STOP_APPLYING = 4,       /* APPLIED written by k participants */
+	SUTRA_TXN_STOP_DECIDED = 3,        /* every PREPARE durable (the decision),
+	                                      nothing after */
+	SUTRA_TXN_STOP_APPLYING = 4,       /* COMMIT and APPLIED of k participants written */
 	SUTRA_TXN_STOP_CLEANUP = 5         /* APPLIED everywhere, END not written */
 };
 

@@ -50,52 +50,33 @@ static void fail_req(struct commit_req *r, int rc)
 	snprintf(r->msg, sizeof r->msg, "%s", sutra_last_error());
 }
 
-/* A failed sync: the WAL is sticky, the store read-only; transactions not
- * yet decided are left to recovery, which aborts them. */
-static void fail_group(sutra_db *db, struct commit_req *group, int rc, bool decided)
+/* A failed sync: the WAL is sticky, the store read-only; the group's
+ * transactions are not decided and recovery aborts them. */
+static void fail_group(sutra_db *db, struct commit_req *group, int rc)
 {
 	for (struct commit_req *r = group; r; r = r->next) {
-		if (r->rc != 0 || (decided && !r->pos.txn))
+		if (r->rc != 0)
 			continue;
 		if (r->pos.txn)
-			shards_txn_lost(db, decided);
+			shards_txn_lost(db);
 		fail_req(r, rc);
 	}
 }
 
-/* Decides the group's transactions: every PREPARE is durable (or, without
- * durability always, queued), so each commits; the decisions are synced
- * together, then the participants learn the outcome. */
-static void decide(sutra_db *db, struct commit_req *group, bool always)
-{
-	int rc = 0;
-
-	for (struct commit_req *r = group; r; r = r->next)
-		if (r->rc == 0 && r->pos.txn && (rc = shards_decide(db, &r->pos, TXN_COMMIT)) < 0)
-			fail_req(r, rc);
-	rc = always ? shards_sync(db, db->need2) : (memset(db->need2, 0, db->nshards * 8), 0);
-	if (rc < 0) {
-		fail_group(db, group, rc, true);
-		return;
-	}
-	shards_check_decided_stop();
-	for (struct commit_req *r = group; r; r = r->next)
-		if (r->rc == 0 && r->pos.txn && (rc = shards_finish(db, &r->pos)) < 0)
-			fail_req(r, rc);
-}
-
 /* A sharded store's group: logged and applied in queue order, then every
- * shard it touched synced at once, then its transactions decided. */
+ * shard it touched synced at once. That sync decides the group's
+ * transactions (every PREPARE durable); their COMMIT, APPLIED and END
+ * records follow without a sync of their own. */
 static void serve_sharded(sutra_db *db, struct commit_req *group)
 {
 	bool always = db->opt.durability == SUTRA_DURABILITY_ALWAYS;
 	uint64_t top = 0;
+	int rc;
 
 	pthread_mutex_lock(&db->serve_mu);
 	pthread_mutex_lock(&db->wlock);
 	for (struct commit_req *r = group; r; r = r->next) {
-		int rc = db_log_and_apply(db, r->batch, &r->lsn, &r->pos);
-		if (rc < 0)
+		if ((rc = db_log_and_apply(db, r->batch, &r->lsn, &r->pos)) < 0)
 			fail_req(r, rc);
 		else
 			top = r->pos.gsn;
@@ -104,13 +85,17 @@ static void serve_sharded(sutra_db *db, struct commit_req *group)
 	for (struct commit_req *r = group; r; r = r->next)
 		if (r->rc == 0)
 			shards_check_prepared_stop(db, &r->pos);
-	int rc = always ? shards_sync(db, db->need) : (memset(db->need, 0, db->nshards * 8), 0);
-	if (rc < 0)
-		fail_group(db, group, rc, false);
-	else
-		decide(db, group, always);
-	if (rc == 0 && always && top)
-		atomic_store(&db->durable_gsn, top + 1);
+	rc = always ? shards_sync(db, db->need) : (memset(db->need, 0, db->nshards * 8), 0);
+	if (rc < 0) {
+		fail_group(db, group, rc);
+	} else {
+		shards_check_decided_stop();
+		for (struct commit_req *r = group; r; r = r->next)
+			if (r->rc == 0 && r->pos.txn && (rc = shards_commit(db, &r->pos)) < 0)
+				fail_req(r, rc);
+		if (always && top)
+			atomic_store(&db->durable_gsn, top + 1);
+	}
 	pthread_mutex_unlock(&db->serve_mu);
 }
 

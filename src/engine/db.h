@@ -91,7 +91,7 @@ struct sutra_db {
 	_Atomic uint64_t next_gsn;    /* taken under the writer lock */
 	_Atomic uint64_t durable_gsn; /* every write below it is decided and durable */
 	pthread_mutex_t serve_mu;     /* held by a commit group from logging to decision */
-	uint64_t *need, *need2;       /* serve_mu: per-shard lsns a group must sync */
+	uint64_t *need;               /* serve_mu: per-shard lsns a group must sync */
 	struct txn_figures tx;
 	struct manifest manifest;
 	struct ckpt_map *maps;
@@ -135,16 +135,17 @@ int shards_append(sutra_db *db, const uint8_t *payload, size_t len, struct log_p
 /* Syncs each shard s with need[s] > 0 up to need[s], in parallel; zeroes
  * need. */
 int shards_sync(sutra_db *db, uint64_t *need);
-/* Decides a prepared transaction: COMMIT (made durable with the group by
- * the caller through need2) then APPLIED/END; or ABORT. */
-int shards_decide(sutra_db *db, const struct log_pos *pos, int phase);
-/* Records the APPLIED and END records of a committed transaction. */
-int shards_finish(sutra_db *db, const struct log_pos *pos);
-/* Test stops (sutra_test_txn_stop) at the points the group reaches. */
+/* Logs COMMIT, APPLIED on every participant and END, without a sync: the
+ * transaction was decided when its last PREPARE became durable. */
+int shards_commit(sutra_db *db, const struct log_pos *pos);
+/* Logs the ABORT of a transaction recovery found in doubt. */
+int shards_abort(sutra_db *db, const struct log_pos *pos);
+/* Test stop after a group's PREPAREs became durable (sutra_test_txn_stop). */
 void shards_check_prepared_stop(sutra_db *db, const struct log_pos *pos);
 void shards_check_decided_stop(void);
-/* A transaction whose PREPARE (decided: COMMIT) could not be made durable. */
-void shards_txn_lost(sutra_db *db, bool decided);
+/* A transaction whose PREPAREs could not be made durable (the store turned
+ * read-only; recovery aborts it). */
+void shards_txn_lost(sutra_db *db);
 /* recover_shards.c: opens (or creates) the shards, loads their checkpoint
  * images and replays their logs merged by gsn, resolving every in-doubt
  * transaction. */

@@ -8,9 +8,10 @@
  * and each gsn is resolved as a whole:
  *
  *   SINGLE                   applied
- *   COMMIT (+ coordinator's  applied; without END the transaction was in
- *     PREPARE)               doubt and gets its APPLIED and END records now
- *   PREPAREs, no decision    in doubt: aborted (ABORT logged now), nothing
+ *   a PREPARE from every     committed (the decision became durable with the
+ *     participant            last of them): applied; without END it was in
+ *                            doubt and gets its COMMIT, APPLIED and END now
+ *   some PREPAREs missing    in doubt: aborted (ABORT logged now), nothing
  *                            applied, whatever subset of PREPAREs survived
  *   ABORT                    nothing applied
  *
@@ -123,11 +124,14 @@ static int resolve_gsn(sutra_db *db, const struct rec *r, size_t n, struct resol
 {
 	const struct rec *ops = NULL;
 	bool commit = false, abort = false, end = false;
+	struct shard_set prepared = {0};
 
 	for (size_t i = 0; i < n; i++) {
 		int ph = r[i].h.phase;
 		if (ph == TXN_SINGLE || (ph == TXN_PREPARE && r[i].len))
 			ops = &r[i];
+		if (ph == TXN_PREPARE)
+			shard_set_add(&prepared, r[i].shard);
 		commit |= ph == TXN_COMMIT;
 		abort |= ph == TXN_ABORT;
 		end |= ph == TXN_END;
@@ -135,15 +139,18 @@ static int resolve_gsn(sutra_db *db, const struct rec *r, size_t n, struct resol
 	if (r[0].h.phase == TXN_SINGLE)
 		return n == 1 ? db_replay_batch(db, ops->body, ops->len)
 		              : err_set(SUTRA_ECORRUPT, "gsn %" PRIu64 " logged twice", r[0].gsn);
-	if (commit && abort)
-		return err_set(SUTRA_ECORRUPT, "transaction %" PRIu64 " both committed and aborted",
-		               r[0].gsn);
-	if (commit && !ops)
+	/* The decision was durable once every participant's PREPARE was. */
+	bool decided = shard_set_count(&prepared) == r[0].h.nparts;
+	if (commit && !decided)
 		return err_set(SUTRA_ECORRUPT,
-		               "transaction %" PRIu64 " committed but its coordinator's PREPARE "
-		               "(shard %u) is missing",
-		               r[0].gsn, r[0].h.coordinator);
-	if (commit) {
+		               "transaction %" PRIu64 " committed but %u of its %u PREPARE records "
+		               "are missing",
+		               r[0].gsn, r[0].h.nparts - shard_set_count(&prepared), r[0].h.nparts);
+	if (decided && abort)
+		return err_set(SUTRA_ECORRUPT,
+		               "transaction %" PRIu64 " aborted although every shard prepared",
+		               r[0].gsn);
+	if (decided) {
 		int rc = db_replay_batch(db, ops->body, ops->len);
 		if (rc < 0 || end)
 			return rc;
@@ -183,8 +190,7 @@ static int shard_dirs(sutra_db *db, bool created)
 	int rc = 0;
 
 	if (!(db->shards = sutra_calloc(db->nshards, sizeof *db->shards)) ||
-	    !(db->need = sutra_calloc(db->nshards, sizeof *db->need)) ||
-	    !(db->need2 = sutra_calloc(db->nshards, sizeof *db->need2)))
+	    !(db->need = sutra_calloc(db->nshards, sizeof *db->need)))
 		return err_set(SUTRA_ENOMEM, "out of memory for %u shards", db->nshards);
 	for (uint32_t s = 0; s < db->nshards && rc == 0; s++) {
 		struct shard_log *sh = &db->shards[s];
@@ -281,15 +287,13 @@ static int log_resolution(sutra_db *db, const struct resolution *res)
 
 	for (size_t i = 0; i < res->n && rc == 0; i++) {
 		if (res->p[i].phase == TXN_ABORT) {
-			atomic_fetch_add(&db->tx.active, 1);
-			atomic_fetch_add(&db->tx.prepared, 1);
-			rc = shards_decide(db, &res->p[i].pos, TXN_ABORT);
-		} else {
-			atomic_fetch_add(&db->tx.active, 1);
-			rc = shards_finish(db, &res->p[i].pos);
+			rc = shards_abort(db, &res->p[i].pos);
+			continue;
 		}
+		atomic_fetch_add(&db->tx.active, 1);
+		atomic_fetch_add(&db->tx.prepared, 1);
+		rc = shards_commit(db, &res->p[i].pos);
 	}
-	memset(db->need2, 0, db->nshards * sizeof *db->need2);
 	return rc < 0 ? rc : log_flush(db, true);
 }
 
@@ -352,6 +356,5 @@ void shards_free(sutra_db *db)
 	}
 	sutra_free(db->shards);
 	sutra_free(db->need);
-	sutra_free(db->need2);
 	db->shards = NULL;
 }

@@ -8,8 +8,8 @@
  * spans shards queues a PREPARE record on every participant (the
  * coordinator's carries the ops) within txn_timeout_ms, or aborts before
  * anything is applied. The commit group (commit.c) then syncs every shard
- * it touched at once, queues the COMMIT decisions and syncs them, and only
- * then acknowledges; APPLIED and END records follow without a sync.
+ * it touched at once: that decides the group's transactions, which are
+ * acknowledged; their COMMIT, APPLIED and END records follow unsynced.
  *
  * A group holds serve_mu from logging to decision, and groups run one at
  * a time, so every transaction older than a write is decided before the
@@ -379,29 +379,20 @@ void shards_check_prepared_stop(sutra_db *db, const struct log_pos *pos)
 		stop_after_k_prepares(db, pos);
 }
 
-int shards_decide(sutra_db *db, const struct log_pos *pos, int phase)
+int shards_abort(sutra_db *db, const struct log_pos *pos)
 {
 	uint8_t h[TXN_HEADER_BYTES];
 	uint64_t lsn;
-	int rc;
 
-	header_for(pos, phase, h);
-	rc = wal_append_parts(db->shards[pos->coordinator].wal, h, sizeof h, NULL, 0,
-	                      db->opt.busy_timeout_ms, &lsn);
-	if (rc == 0)
-		note_need(db->need2, pos->coordinator, lsn);
-	atomic_fetch_sub(&db->tx.prepared, 1);
-	if (phase != TXN_COMMIT || rc < 0) {
-		atomic_fetch_sub(&db->tx.active, 1);
-		atomic_fetch_add(&db->tx.aborted, 1);
-	}
-	return rc;
+	header_for(pos, TXN_ABORT, h);
+	atomic_fetch_add(&db->tx.aborted, 1);
+	return wal_append_parts(db->shards[pos->coordinator].wal, h, sizeof h, NULL, 0,
+	                        db->opt.busy_timeout_ms, &lsn);
 }
 
-void shards_txn_lost(sutra_db *db, bool decided)
+void shards_txn_lost(sutra_db *db)
 {
-	if (!decided)
-		atomic_fetch_sub(&db->tx.prepared, 1);
+	atomic_fetch_sub(&db->tx.prepared, 1);
 	atomic_fetch_sub(&db->tx.active, 1);
 	atomic_fetch_add(&db->tx.aborted, 1);
 }
@@ -412,32 +403,38 @@ void shards_check_decided_stop(void)
 		stop_now();
 }
 
-int shards_finish(sutra_db *db, const struct log_pos *pos)
+/* Queues one record of a decided transaction (no sync). */
+static int log_phase(sutra_db *db, const struct log_pos *pos, int phase, uint32_t shard)
 {
 	uint8_t h[TXN_HEADER_BYTES];
 	uint64_t lsn;
-	int rc = 0;
+
+	header_for(pos, phase, h);
+	return wal_append_parts(db->shards[shard].wal, h, sizeof h, NULL, 0,
+	                        db->opt.busy_timeout_ms, &lsn);
+}
+
+int shards_commit(sutra_db *db, const struct log_pos *pos)
+{
 	bool stop_applying = stop_due(SUTRA_TXN_STOP_APPLYING);
 	unsigned k = atomic_load(&stop_k);
+	int rc = log_phase(db, pos, TXN_COMMIT, pos->coordinator);
 
-	header_for(pos, TXN_APPLIED, h);
 	for (uint32_t s = shard_set_next(&pos->parts, 0); s < SHARD_MAX && rc == 0;
 	     s = shard_set_next(&pos->parts, s + 1)) {
 		if (stop_applying && k-- == 0)
 			stop_now();
-		rc = wal_append_parts(db->shards[s].wal, h, sizeof h, NULL, 0,
-		                      db->opt.busy_timeout_ms, &lsn);
+		rc = log_phase(db, pos, TXN_APPLIED, s);
 		if (stop_applying)
-			(void)wal_flush(db->shards[s].wal, false); /* written, not synced */
+			(void)log_flush(db, false); /* written, not synced */
 	}
 	if (stop_applying || stop_due(SUTRA_TXN_STOP_CLEANUP)) {
 		(void)log_flush(db, false);
 		stop_now();
 	}
-	header_for(pos, TXN_END, h);
 	if (rc == 0)
-		rc = wal_append_parts(db->shards[pos->coordinator].wal, h, sizeof h, NULL, 0,
-		                      db->opt.busy_timeout_ms, &lsn);
+		rc = log_phase(db, pos, TXN_END, pos->coordinator);
+	atomic_fetch_sub(&db->tx.prepared, 1);
 	atomic_fetch_sub(&db->tx.active, 1);
 	atomic_fetch_add(&db->tx.committed, 1);
 	return rc;

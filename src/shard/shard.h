@@ -8,17 +8,25 @@
  * shard is one record in that shard's log; a write that spans shards is a
  * two-phase-commit transaction whose id is its gsn:
  *
- *   PREPARE  in every participant's log (the coordinator's carries the ops;
- *            the others' make everything the transaction read on their
- *            shard durable before the decision can be)
- *   COMMIT   in the coordinator's log once every PREPARE is durable: the
- *            decision, made durable before the write is acknowledged
- *   APPLIED  in every participant's log after the decision (the apply step:
- *            participants learn the outcome)
+ *   PREPARE  in every participant's log, all made durable at once (the
+ *            coordinator's carries the ops and, like every PREPARE, names
+ *            the participants). A participant that cannot queue its PREPARE
+ *            within txn_timeout_ms aborts the write before it is applied.
+ *            The decision is durable when the last PREPARE is: a
+ *            transaction whose PREPAREs are all on disk is committed, one
+ *            missing any is aborted. The write is acknowledged then, after
+ *            one round of (parallel) fdatasyncs instead of two.
+ *   COMMIT   in the coordinator's log, not synced: the decision written out,
+ *            so recovery need not look for the PREPAREs
+ *   APPLIED  in every participant's log (the apply step: participants learn
+ *            the outcome), not synced
  *   END      in the coordinator's log (clean-up: nothing depends on the
- *            decision any more)
- *   ABORT    in the coordinator's log when a participant could not prepare
- *            (or, at recovery, for a transaction found without a decision)
+ *            transaction any more), not synced
+ *   ABORT    in the coordinator's log when a participant could not prepare,
+ *            or at recovery for a transaction found without every PREPARE
+ *
+ * A COMMIT can only exist once every PREPARE was durable, so a COMMIT beside
+ * a missing PREPARE is corruption; so is an ABORT beside a full set.
  *
  * Record payload in a sharded store (all integers little-endian):
  *
