@@ -14,6 +14,11 @@
  * thread. Whenever the head of the queue has no thread to lead, the
  * committer thread (started on first use) combines instead.
  *
+ * A sharded store has one queue per shard, and a write joins the queue of
+ * its coordinator (the shard of its first op), so writes to different
+ * shards form separate groups that log, sync and acknowledge in parallel;
+ * only the in-memory apply is one at a time (the writer lock).
+ *
  * Error messages are thread-local, so a combiner copies the message of a
  * failed batch into its request for the writer to re-raise.
  */
@@ -37,11 +42,44 @@ struct commit_req {
 	char msg[512];
 };
 
+static void queue_init(struct commit_queue *q, sutra_db *db)
+{
+	memset(q, 0, sizeof *q);
+	q->db = db;
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->wake, NULL);
+}
+
 void db_commit_init(sutra_db *db)
 {
-	memset(&db->cq, 0, sizeof db->cq);
-	pthread_mutex_init(&db->cq.mu, NULL);
-	pthread_cond_init(&db->cq.wake, NULL);
+	queue_init(&db->cq, db);
+}
+
+int db_commit_init_shards(sutra_db *db)
+{
+	if (!(db->cqs = sutra_calloc(db->nshards, sizeof *db->cqs)))
+		return err_set(SUTRA_ENOMEM, "out of memory for %u commit queues", db->nshards);
+	for (uint32_t s = 0; s < db->nshards; s++) {
+		queue_init(&db->cqs[s], db);
+		if (!(db->cqs[s].need = sutra_calloc(db->nshards, sizeof *db->cqs[s].need)))
+			return err_set(SUTRA_ENOMEM, "out of memory for %u commit queues",
+			               db->nshards);
+	}
+	return 0;
+}
+
+/* The queue a batch joins: its coordinator's in a sharded store. */
+static struct commit_queue *queue_for(sutra_db *db, struct opbuf *b)
+{
+	size_t len;
+	const uint8_t *payload;
+	struct op o;
+
+	if (!db->nshards || !db->cqs || b->count == 0 || !(payload = opbuf_finish(b, &len)) ||
+	    op_decode(payload + OP_BATCH_HEADER, len - OP_BATCH_HEADER, &o) < 0)
+		return db->cqs ? &db->cqs[0] : &db->cq;
+	bool concept = o.kind == OP_LEARN || o.kind == OP_DELETE;
+	return &db->cqs[shard_of(concept ? o.id : o.src, db->nshards)];
 }
 
 static void fail_req(struct commit_req *r, int rc)
@@ -58,7 +96,7 @@ static void fail_group(sutra_db *db, struct commit_req *group, int rc)
 		if (r->rc != 0)
 			continue;
 		if (r->pos.txn)
-			shards_txn_lost(db);
+			shards_txn_lost(db, &r->pos);
 		fail_req(r, rc);
 	}
 }
@@ -66,16 +104,18 @@ static void fail_group(sutra_db *db, struct commit_req *group, int rc)
 /* A sharded store's group: logged and applied in queue order, then every
  * shard it touched synced at once. That sync decides the group's
  * transactions (every PREPARE durable); their COMMIT, APPLIED and END
- * records follow without a sync of their own. */
-static void serve_sharded(sutra_db *db, struct commit_req *group)
+ * records follow without a sync of their own. The group is acknowledged
+ * once every older transaction (of any group) is decided too. */
+static void serve_sharded(struct commit_queue *q, struct commit_req *group)
 {
+	sutra_db *db = q->db;
 	bool always = db->opt.durability == SUTRA_DURABILITY_ALWAYS;
 	uint64_t top = 0;
 	int rc;
 
-	pthread_mutex_lock(&db->serve_mu);
 	pthread_mutex_lock(&db->wlock);
 	for (struct commit_req *r = group; r; r = r->next) {
+		r->pos.need = q->need;
 		if ((rc = db_log_and_apply(db, r->batch, &r->lsn, &r->pos)) < 0)
 			fail_req(r, rc);
 		else
@@ -85,27 +125,32 @@ static void serve_sharded(sutra_db *db, struct commit_req *group)
 	for (struct commit_req *r = group; r; r = r->next)
 		if (r->rc == 0)
 			shards_check_prepared_stop(db, &r->pos);
-	rc = always ? shards_sync(db, db->need) : (memset(db->need, 0, db->nshards * 8), 0);
+	rc = always ? shards_sync(db, q->need) : (memset(q->need, 0, db->nshards * 8), 0);
 	if (rc < 0) {
 		fail_group(db, group, rc);
-	} else {
-		shards_check_decided_stop();
-		for (struct commit_req *r = group; r; r = r->next)
-			if (r->rc == 0 && r->pos.txn && (rc = shards_commit(db, &r->pos)) < 0)
-				fail_req(r, rc);
-		if (always && top)
-			atomic_store(&db->durable_gsn, top + 1);
+		return;
 	}
-	pthread_mutex_unlock(&db->serve_mu);
+	shards_check_decided_stop();
+	for (struct commit_req *r = group; r; r = r->next)
+		if (r->rc == 0 && r->pos.txn && (rc = shards_commit(db, &r->pos)) < 0)
+			fail_req(r, rc);
+	if (top && (rc = txn_wait_below(db, top)) < 0)
+		for (struct commit_req *r = group; r; r = r->next)
+			if (r->rc == 0)
+				fail_req(r, rc); /* decided, but behind one that failed */
+	uint64_t was = atomic_load(&db->durable_gsn);
+	while (top + 1 > was && !atomic_compare_exchange_weak(&db->durable_gsn, &was, top + 1))
+		;
 }
 
 /* Logs and applies a group (queue order); then syncs it once. */
-static void serve(sutra_db *db, struct commit_req *group)
+static void serve(struct commit_queue *q, struct commit_req *group)
 {
+	sutra_db *db = q->db;
 	uint64_t last = 0;
 
 	if (db->nshards) {
-		serve_sharded(db, group);
+		serve_sharded(q, group);
 		return;
 	}
 	pthread_mutex_lock(&db->wlock);
@@ -126,19 +171,19 @@ static void serve(sutra_db *db, struct commit_req *group)
 				fail_req(r, rc);
 }
 
-/* Takes the whole queue (cq.mu held). */
-static struct commit_req *take_all(sutra_db *db)
+/* Takes the whole queue (q->mu held). */
+static struct commit_req *take_all(struct commit_queue *q)
 {
-	struct commit_req *g = db->cq.head;
+	struct commit_req *g = q->head;
 
-	db->cq.head = db->cq.tail = NULL;
+	q->head = q->tail = NULL;
 	return g;
 }
 
-/* Passes the combiner role to the head of the queue (cq.mu held). */
-static void hand_over(sutra_db *db)
+/* Passes the combiner role to the head of the queue (q->mu held). */
+static void hand_over(struct commit_queue *q)
 {
-	struct commit_req *h = db->cq.head;
+	struct commit_req *h = q->head;
 
 	if (h && !h->cb) {
 		h->lead = true;
@@ -147,22 +192,22 @@ static void hand_over(sutra_db *db)
 	}
 	/* No thread to lead: the committer thread takes queued async work, or,
 	 * when the queue is empty, may exit if it is stopping. */
-	db->cq.combining = false;
-	pthread_cond_signal(&db->cq.wake);
+	q->combining = false;
+	pthread_cond_signal(&q->wake);
 }
 
-/* Runs one group as the combiner; returns with cq.mu held. Callbacks run
+/* Runs one group as the combiner; returns with q->mu held. Callbacks run
  * without the lock (they may queue more work) and may free their request,
  * so nothing touches an async request after its callback. */
-static void combine(sutra_db *db, struct commit_req *self)
+static void combine(struct commit_queue *q, struct commit_req *self)
 {
 	struct commit_req *async = NULL, **tail = &async, *r, *next;
 
-	db->cq.combining = true;
-	struct commit_req *group = take_all(db);
-	pthread_mutex_unlock(&db->cq.mu);
-	serve(db, group);
-	pthread_mutex_lock(&db->cq.mu);
+	q->combining = true;
+	struct commit_req *group = take_all(q);
+	pthread_mutex_unlock(&q->mu);
+	serve(q, group);
+	pthread_mutex_lock(&q->mu);
 	for (r = group; r; r = next) {
 		next = r->next;
 		if (r->cb) {
@@ -175,37 +220,38 @@ static void combine(sutra_db *db, struct commit_req *self)
 		if (r != self)
 			pthread_cond_signal(&r->cv);
 	}
-	hand_over(db);
-	pthread_mutex_unlock(&db->cq.mu);
+	hand_over(q);
+	pthread_mutex_unlock(&q->mu);
 	for (r = async; r; r = next) {
 		next = r->next;
 		r->cb(r->cb_arg, r->rc, r->lsn, r->rc < 0 ? r->msg : NULL);
 	}
-	pthread_mutex_lock(&db->cq.mu);
+	pthread_mutex_lock(&q->mu);
 }
 
-static void enqueue(sutra_db *db, struct commit_req *r)
+static void enqueue(struct commit_queue *q, struct commit_req *r)
 {
-	if (db->cq.tail)
-		db->cq.tail->next = r;
+	if (q->tail)
+		q->tail->next = r;
 	else
-		db->cq.head = r;
-	db->cq.tail = r;
+		q->head = r;
+	q->tail = r;
 }
 
 int db_commit(sutra_db *db, struct opbuf *b, uint64_t *lsn_out)
 {
 	struct commit_req me = {.batch = b};
+	struct commit_queue *q = queue_for(db, b);
 
 	pthread_cond_init(&me.cv, NULL);
-	pthread_mutex_lock(&db->cq.mu);
-	enqueue(db, &me);
-	if (db->cq.combining)
+	pthread_mutex_lock(&q->mu);
+	enqueue(q, &me);
+	if (q->combining)
 		while (!me.done && !me.lead)
-			pthread_cond_wait(&me.cv, &db->cq.mu);
+			pthread_cond_wait(&me.cv, &q->mu);
 	if (!me.done)
-		combine(db, &me);
-	pthread_mutex_unlock(&db->cq.mu);
+		combine(q, &me);
+	pthread_mutex_unlock(&q->mu);
 	pthread_cond_destroy(&me.cv);
 	if (me.rc < 0)
 		return err_set(me.rc, "%s", me.msg);
@@ -218,18 +264,17 @@ int db_commit(sutra_db *db, struct opbuf *b, uint64_t *lsn_out)
  * exits once asked to and the queue is empty. */
 static void *committer_main(void *arg)
 {
-	sutra_db *db = arg;
+	struct commit_queue *q = arg;
 
-	pthread_mutex_lock(&db->cq.mu);
+	pthread_mutex_lock(&q->mu);
 	for (;;) {
-		while (!(db->cq.head && !db->cq.combining) &&
-		       !(db->cq.stop && !db->cq.head && !db->cq.combining))
-			pthread_cond_wait(&db->cq.wake, &db->cq.mu);
-		if (!db->cq.head)
+		while (!(q->head && !q->combining) && !(q->stop && !q->head && !q->combining))
+			pthread_cond_wait(&q->wake, &q->mu);
+		if (!q->head)
 			break;
-		combine(db, NULL);
+		combine(q, NULL);
 	}
-	pthread_mutex_unlock(&db->cq.mu);
+	pthread_mutex_unlock(&q->mu);
 	return NULL;
 }
 
@@ -254,6 +299,7 @@ static void async_done(void *arg, int rc, uint64_t lsn, const char *msg)
 int db_commit_async(sutra_db *db, struct opbuf *b, sutra_commit_fn cb, void *arg)
 {
 	struct async_req *a = sutra_calloc(1, sizeof *a);
+	struct commit_queue *q = queue_for(db, b);
 
 	if (!a)
 		return err_set(SUTRA_ENOMEM, "out of memory queueing a commit");
@@ -262,41 +308,58 @@ int db_commit_async(sutra_db *db, struct opbuf *b, sutra_commit_fn cb, void *arg
 	a->r.cb_arg = a;
 	a->cb = cb;
 	a->arg = arg;
-	pthread_mutex_lock(&db->cq.mu);
-	if (db->cq.stop) {
-		pthread_mutex_unlock(&db->cq.mu);
+	pthread_mutex_lock(&q->mu);
+	if (q->stop) {
+		pthread_mutex_unlock(&q->mu);
 		sutra_free(a);
 		return err_set(SUTRA_ECLOSED, "the store is closing");
 	}
-	if (!db->cq.committer_started) {
-		if (pthread_create(&db->cq.committer, NULL, committer_main, db) != 0) {
-			pthread_mutex_unlock(&db->cq.mu);
+	if (!q->committer_started) {
+		if (pthread_create(&q->committer, NULL, committer_main, q) != 0) {
+			pthread_mutex_unlock(&q->mu);
 			sutra_free(a);
 			return err_set(SUTRA_ENOMEM, "cannot start the committer thread");
 		}
-		db->cq.committer_started = true;
+		q->committer_started = true;
 	}
-	enqueue(db, &a->r);
-	if (!db->cq.combining)
-		pthread_cond_signal(&db->cq.wake);
-	pthread_mutex_unlock(&db->cq.mu);
+	enqueue(q, &a->r);
+	if (!q->combining)
+		pthread_cond_signal(&q->wake);
+	pthread_mutex_unlock(&q->mu);
 	return 0;
+}
+
+static void queue_shutdown(struct commit_queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->stop = true;
+	pthread_cond_broadcast(&q->wake);
+	bool started = q->committer_started;
+	q->committer_started = false;
+	pthread_mutex_unlock(&q->mu);
+	if (started)
+		pthread_join(q->committer, NULL);
 }
 
 void db_commit_shutdown(sutra_db *db)
 {
-	pthread_mutex_lock(&db->cq.mu);
-	db->cq.stop = true;
-	pthread_cond_broadcast(&db->cq.wake);
-	bool started = db->cq.committer_started;
-	db->cq.committer_started = false;
-	pthread_mutex_unlock(&db->cq.mu);
-	if (started)
-		pthread_join(db->cq.committer, NULL);
+	queue_shutdown(&db->cq);
+	for (uint32_t s = 0; db->cqs && s < db->nshards; s++)
+		queue_shutdown(&db->cqs[s]);
+}
+
+static void queue_destroy(struct commit_queue *q)
+{
+	pthread_cond_destroy(&q->wake);
+	pthread_mutex_destroy(&q->mu);
+	sutra_free(q->need);
 }
 
 void db_commit_destroy(sutra_db *db)
 {
-	pthread_cond_destroy(&db->cq.wake);
-	pthread_mutex_destroy(&db->cq.mu);
+	queue_destroy(&db->cq);
+	for (uint32_t s = 0; db->cqs && s < db->nshards; s++)
+		queue_destroy(&db->cqs[s]);
+	sutra_free(db->cqs);
+	db->cqs = NULL;
 }

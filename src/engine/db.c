@@ -232,7 +232,7 @@ static void db_free(sutra_db *db)
 		io_munmap(db->maps[i].addr, db->maps[i].size);
 	sutra_free(db->maps);
 	shards_free(db);
-	pthread_mutex_destroy(&db->serve_mu);
+	txn_table_destroy(&db->undecided);
 	if (db->lock_fd >= 0)
 		io_close(db->lock_fd);
 	pthread_mutex_destroy(&db->wlock);
@@ -264,7 +264,7 @@ int sutra_open(const char *dir, const sutra_options *o, sutra_db **out)
 	db->lock_fd = -1;
 	db->opened_us = clock_wall_us();
 	pthread_mutex_init(&db->wlock, NULL);
-	pthread_mutex_init(&db->serve_mu, NULL);
+	txn_table_init(&db->undecided);
 	db_commit_init(db);
 	if ((rc = store_init(&db->store)) < 0 || (rc = open_dir(db)) < 0 ||
 	    (rc = io_lock_dir(db->dir, &db->lock_fd)) < 0 ||

@@ -57,6 +57,7 @@ struct shard_log {
 
 /* Where the log put one batch (engine/shards.c). */
 struct log_pos {
+	uint64_t *need; /* in: the group's per-shard lsns to sync */
 	uint64_t gsn;
 	uint32_t coordinator;
 	bool txn; /* spans shards: two-phase commit */
@@ -68,19 +69,39 @@ struct txn_figures {
 	_Atomic uint64_t committed, aborted, timed_out, recovered;
 };
 
+struct commit_req;
+
+/* A commit queue and its group-commit state (commit.c). */
+struct commit_queue {
+	sutra_db *db;
+	pthread_mutex_t mu;
+	pthread_cond_t wake; /* the committer thread: work without a leader */
+	struct commit_req *head, *tail;
+	bool combining; /* a thread is processing the queue */
+	bool stop, committer_started;
+	pthread_t committer;
+	uint64_t *need; /* sharded: per-shard lsns the group being served must sync */
+};
+
+/* Gsns of the cross-shard writes that are applied in memory but not yet
+ * decided, in increasing order (shards.c). A write is acknowledged only
+ * once every transaction below it is decided. */
+struct txn_table {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t *gsn;
+	size_t n, cap;
+	_Atomic size_t count;
+};
+
 struct sutra_db {
 	char *dir;
 	sutra_options opt;
 	int lock_fd;
 	pthread_mutex_t wlock;
-	struct commit_queue {
-		pthread_mutex_t mu;
-		pthread_cond_t wake; /* the committer thread: work without a leader */
-		struct commit_req *head, *tail;
-		bool combining; /* a thread is processing the queue */
-		bool stop, committer_started;
-		pthread_t committer;
-	} cq;
+	struct commit_queue cq;   /* single layout */
+	struct commit_queue *cqs; /* sharded: one per shard (a write goes to its
+	                             coordinator's) */
 	struct store store;
 	struct vindex *vindex; /* NULL when vector_index is off */
 	struct idset replayed; /* open only: concepts the WAL replay touched */
@@ -89,9 +110,8 @@ struct sutra_db {
 	uint32_t nshards;
 	struct shard_log *shards;
 	_Atomic uint64_t next_gsn;    /* taken under the writer lock */
-	_Atomic uint64_t durable_gsn; /* every write below it is decided and durable */
-	pthread_mutex_t serve_mu;     /* held by a commit group from logging to decision */
-	uint64_t *need;               /* serve_mu: per-shard lsns a group must sync */
+	_Atomic uint64_t durable_gsn; /* the highest acknowledged gsn + 1 */
+	struct txn_table undecided;   /* cross-shard writes applied, not yet decided */
 	struct txn_figures tx;
 	struct manifest manifest;
 	struct ckpt_map *maps;
@@ -112,6 +132,8 @@ struct sutra_db {
 int db_commit(sutra_db *db, struct opbuf *b, uint64_t *lsn);
 int db_commit_async(sutra_db *db, struct opbuf *b, sutra_commit_fn cb, void *arg);
 void db_commit_init(sutra_db *db);
+/* A sharded store's queues, once the shard count is known. */
+int db_commit_init_shards(sutra_db *db);
 /* Drains the queue (async commits finish normally) and stops the committer. */
 void db_commit_shutdown(sutra_db *db);
 void db_commit_destroy(sutra_db *db);
@@ -133,19 +155,25 @@ int log_close(sutra_db *db);
  * records of a transaction; fills pos and need[] (lsns to sync). */
 int shards_append(sutra_db *db, const uint8_t *payload, size_t len, struct log_pos *pos);
 /* Syncs each shard s with need[s] > 0 up to need[s], in parallel; zeroes
- * need. */
+ * need. Any number of threads may sync at once. */
 int shards_sync(sutra_db *db, uint64_t *need);
 /* Logs COMMIT, APPLIED on every participant and END, without a sync: the
  * transaction was decided when its last PREPARE became durable. */
 int shards_commit(sutra_db *db, const struct log_pos *pos);
 /* Logs the ABORT of a transaction recovery found in doubt. */
 int shards_abort(sutra_db *db, const struct log_pos *pos);
+/* The table of undecided transactions. */
+void txn_table_init(struct txn_table *t);
+void txn_table_destroy(struct txn_table *t);
+/* Waits until every transaction below gsn is decided; then the store's
+ * sticky error, if a transaction could not be made durable. */
+int txn_wait_below(sutra_db *db, uint64_t gsn);
 /* Test stop after a group's PREPAREs became durable (sutra_test_txn_stop). */
 void shards_check_prepared_stop(sutra_db *db, const struct log_pos *pos);
 void shards_check_decided_stop(void);
 /* A transaction whose PREPAREs could not be made durable (the store turned
  * read-only; recovery aborts it). */
-void shards_txn_lost(sutra_db *db);
+void shards_txn_lost(sutra_db *db, const struct log_pos *pos);
 /* recover_shards.c: opens (or creates) the shards, loads their checkpoint
  * images and replays their logs merged by gsn, resolving every in-doubt
  * transaction. */

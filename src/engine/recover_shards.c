@@ -189,9 +189,10 @@ static int shard_dirs(sutra_db *db, bool created)
 	struct stat st;
 	int rc = 0;
 
-	if (!(db->shards = sutra_calloc(db->nshards, sizeof *db->shards)) ||
-	    !(db->need = sutra_calloc(db->nshards, sizeof *db->need)))
+	if (!(db->shards = sutra_calloc(db->nshards, sizeof *db->shards)))
 		return err_set(SUTRA_ENOMEM, "out of memory for %u shards", db->nshards);
+	if ((rc = db_commit_init_shards(db)) < 0)
+		return rc;
 	for (uint32_t s = 0; s < db->nshards && rc == 0; s++) {
 		struct shard_log *sh = &db->shards[s];
 		pthread_mutex_init(&sh->mu, NULL);
@@ -355,6 +356,5 @@ void shards_free(sutra_db *db)
 		sutra_free(db->shards[s].dir);
 	}
 	sutra_free(db->shards);
-	sutra_free(db->need);
 	db->shards = NULL;
 }

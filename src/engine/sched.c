@@ -156,22 +156,22 @@ static int sync_log(void *arg)
 }
 
 /* A sharded checkpoint is published by the manifest after its last image:
- * then every transaction the images could hold has been decided (its
- * group released serve_mu) and every shard's log is synced past them. */
+ * then every transaction the images could hold (below the cut) has been
+ * decided and every shard's log is synced past them. */
 struct shard_ckpt {
 	sutra_db *db;
+	uint64_t gsn;
 	uint32_t images;
 };
 
 static int sync_shard_logs(void *arg)
 {
 	struct shard_ckpt *c = arg;
+	int rc;
 
 	if (++c->images < c->db->nshards)
 		return 0;
-	pthread_mutex_lock(&c->db->serve_mu);
-	pthread_mutex_unlock(&c->db->serve_mu);
-	return log_flush(c->db, true);
+	return (rc = txn_wait_below(c->db, c->gsn)) < 0 ? rc : log_flush(c->db, true);
 }
 
 /* Saves the vector index beside the checkpoint image, before the manifest
@@ -217,7 +217,7 @@ static uint64_t shard_cut(sutra_db *db, uint64_t *cut, uint64_t *mark)
 
 static int shard_images(sutra_db *db, uint64_t gsn, const uint64_t *cut, uint64_t *bytes)
 {
-	struct shard_ckpt c = {db, 0};
+	struct shard_ckpt c = {db, gsn, 0};
 	struct ckpt_result res;
 	int rc = 0;
 

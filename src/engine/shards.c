@@ -11,10 +11,11 @@
  * it touched at once: that decides the group's transactions, which are
  * acknowledged; their COMMIT, APPLIED and END records follow unsynced.
  *
- * A group holds serve_mu from logging to decision, and groups run one at
- * a time, so every transaction older than a write is decided before the
- * write is acknowledged: no acknowledged write can depend on a transaction
- * that recovery would abort.
+ * Groups of different shards run at once. A transaction is in the table
+ * of undecided ones from its apply to its decision, and a group is
+ * acknowledged only once every transaction older than its writes is
+ * decided: no acknowledged write can depend on a transaction that recovery
+ * would abort.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 
 #include "engine/db.h"
 #include "sutra/sutra_test.h"
+#include "util/alloc.h"
 #include "util/bytes.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -130,7 +132,7 @@ static void *syncer_main(void *arg)
 		while (sh->sync_seq == sh->sync_done_seq && !sh->syncer_stop)
 			pthread_cond_wait(&sh->cv, &sh->mu);
 		if (sh->sync_seq == sh->sync_done_seq)
-			break;
+			break; /* stopping, nothing asked */
 		uint64_t want = sh->sync_want, seq = sh->sync_seq;
 		pthread_mutex_unlock(&sh->mu);
 		int rc = wal_sync_to(sh->wal, want);
@@ -143,28 +145,31 @@ static void *syncer_main(void *arg)
 	return NULL;
 }
 
-/* Asks shard s's syncer for lsn; false if it cannot run (sync inline). */
-static bool syncer_post(struct shard_log *sh, uint64_t lsn)
+/* Asks shard s's syncer for lsn; 0 if it cannot run (sync inline), else
+ * the request's ticket. Requests of several groups merge: the syncer
+ * syncs to the highest lsn asked so far. */
+static uint64_t syncer_post(struct shard_log *sh, uint64_t lsn)
 {
 	pthread_mutex_lock(&sh->mu);
 	if (!sh->syncer_started) {
 		if (pthread_create(&sh->syncer, NULL, syncer_main, sh) != 0) {
 			pthread_mutex_unlock(&sh->mu);
-			return false;
+			return 0;
 		}
 		sh->syncer_started = true;
 	}
-	sh->sync_want = lsn;
-	sh->sync_seq++;
+	if (lsn > sh->sync_want)
+		sh->sync_want = lsn;
+	uint64_t ticket = ++sh->sync_seq;
 	pthread_cond_broadcast(&sh->cv);
 	pthread_mutex_unlock(&sh->mu);
-	return true;
+	return ticket;
 }
 
-static int syncer_wait(struct shard_log *sh)
+static int syncer_wait(struct shard_log *sh, uint64_t ticket)
 {
 	pthread_mutex_lock(&sh->mu);
-	while (sh->sync_done_seq != sh->sync_seq)
+	while (sh->sync_done_seq < ticket)
 		pthread_cond_wait(&sh->cv, &sh->mu);
 	int rc = sh->sync_rc;
 	pthread_mutex_unlock(&sh->mu);
@@ -174,7 +179,7 @@ static int syncer_wait(struct shard_log *sh)
 int shards_sync(sutra_db *db, uint64_t *need)
 {
 	uint32_t first = UINT32_MAX;
-	bool posted[SHARD_MAX] = {false};
+	uint64_t ticket[SHARD_MAX] = {0};
 	int rc = 0;
 
 	for (uint32_t s = 0; s < db->nshards; s++) {
@@ -183,17 +188,17 @@ int shards_sync(sutra_db *db, uint64_t *need)
 		if (first == UINT32_MAX)
 			first = s; /* this thread syncs one shard itself */
 		else
-			posted[s] = syncer_post(&db->shards[s], need[s]);
+			ticket[s] = syncer_post(&db->shards[s], need[s]);
 	}
 	for (uint32_t s = 0; s < db->nshards; s++) {
-		if (!need[s] || posted[s])
+		if (!need[s] || ticket[s])
 			continue;
 		int e = wal_sync_to(db->shards[s].wal, need[s]);
 		rc = rc < 0 ? rc : e;
 	}
 	for (uint32_t s = 0; s < db->nshards; s++) {
-		if (posted[s]) {
-			int e = syncer_wait(&db->shards[s]);
+		if (ticket[s]) {
+			int e = syncer_wait(&db->shards[s], ticket[s]);
 			rc = rc < 0 ? rc : e;
 		}
 		need[s] = 0;
@@ -229,6 +234,79 @@ int log_close(sutra_db *db)
 		rc = rc < 0 ? rc : e;
 	}
 	return rc;
+}
+
+/* ---- transactions not yet decided ------------------------------------------- */
+
+void txn_table_init(struct txn_table *t)
+{
+	memset(t, 0, sizeof *t);
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, NULL);
+}
+
+void txn_table_destroy(struct txn_table *t)
+{
+	pthread_mutex_destroy(&t->mu);
+	pthread_cond_destroy(&t->cv);
+	sutra_free(t->gsn);
+}
+
+/* Writer lock held, so gsns arrive in increasing order. */
+static int txn_begin(struct txn_table *t, uint64_t gsn)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&t->mu);
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		uint64_t *a = sutra_realloc(t->gsn, cap * sizeof *a);
+		if (a) {
+			t->gsn = a;
+			t->cap = cap;
+		} else {
+			rc = err_set(SUTRA_ENOMEM, "out of memory tracking a cross-shard write");
+		}
+	}
+	if (rc == 0) {
+		t->gsn[t->n++] = gsn;
+		atomic_store(&t->count, t->n);
+	}
+	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
+static void txn_end(struct txn_table *t, uint64_t gsn)
+{
+	pthread_mutex_lock(&t->mu);
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->gsn[i] != gsn)
+			continue;
+		memmove(t->gsn + i, t->gsn + i + 1, (t->n - i - 1) * sizeof *t->gsn);
+		t->n--;
+		atomic_store(&t->count, t->n);
+		pthread_cond_broadcast(&t->cv);
+		break;
+	}
+	pthread_mutex_unlock(&t->mu);
+}
+
+int txn_wait_below(sutra_db *db, uint64_t gsn)
+{
+	struct txn_table *t = &db->undecided;
+
+	if (atomic_load(&t->count) == 0)
+		return 0;
+	pthread_mutex_lock(&t->mu);
+	while (t->n > 0 && t->gsn[0] < gsn)
+		pthread_cond_wait(&t->cv, &t->mu);
+	pthread_mutex_unlock(&t->mu);
+	int e = log_error(db);
+	return e ? err_set(SUTRA_EREADONLY,
+	                   "an older cross-shard write could not be made durable (%s); the store "
+	                   "is read-only",
+	                   sutra_strerror(e))
+	         : 0;
 }
 
 /* ---- logging a write ----------------------------------------------------- */
@@ -323,7 +401,7 @@ static int append_prepares(sutra_db *db, const uint8_t *payload, size_t len,
 	    wal_append_parts(db->shards[c].wal, h, sizeof h, payload, len, ms_left(deadline), &lsn);
 	if (rc < 0)
 		return abort_prepare(db, pos, c, rc);
-	note_need(db->need, c, lsn);
+	note_need(pos->need, c, lsn);
 	for (uint32_t s = shard_set_next(&pos->parts, 0); s < SHARD_MAX;
 	     s = shard_set_next(&pos->parts, s + 1)) {
 		if (s == c)
@@ -332,8 +410,10 @@ static int append_prepares(sutra_db *db, const uint8_t *payload, size_t len,
 		                      &lsn);
 		if (rc < 0)
 			return abort_prepare(db, pos, s, rc);
-		note_need(db->need, s, lsn);
+		note_need(pos->need, s, lsn);
 	}
+	if ((rc = txn_begin(&db->undecided, pos->gsn)) < 0)
+		return abort_prepare(db, pos, c, rc);
 	atomic_fetch_sub(&db->tx.preparing, 1);
 	atomic_fetch_add(&db->tx.prepared, 1);
 	return 0;
@@ -355,7 +435,7 @@ int shards_append(sutra_db *db, const uint8_t *payload, size_t len, struct log_p
 	rc = wal_append_parts(db->shards[pos->coordinator].wal, h, sizeof h, payload, len,
 	                      db->opt.busy_timeout_ms, &lsn);
 	if (rc == 0)
-		note_need(db->need, pos->coordinator, lsn);
+		note_need(pos->need, pos->coordinator, lsn);
 	return rc;
 }
 
@@ -390,8 +470,9 @@ int shards_abort(sutra_db *db, const struct log_pos *pos)
 	                        db->opt.busy_timeout_ms, &lsn);
 }
 
-void shards_txn_lost(sutra_db *db)
+void shards_txn_lost(sutra_db *db, const struct log_pos *pos)
 {
+	txn_end(&db->undecided, pos->gsn);
 	atomic_fetch_sub(&db->tx.prepared, 1);
 	atomic_fetch_sub(&db->tx.active, 1);
 	atomic_fetch_add(&db->tx.aborted, 1);
@@ -434,6 +515,7 @@ int shards_commit(sutra_db *db, const struct log_pos *pos)
 	}
 	if (rc == 0)
 		rc = log_phase(db, pos, TXN_END, pos->coordinator);
+	txn_end(&db->undecided, pos->gsn);
 	atomic_fetch_sub(&db->tx.prepared, 1);
 	atomic_fetch_sub(&db->tx.active, 1);
 	atomic_fetch_add(&db->tx.committed, 1);
