@@ -28,7 +28,8 @@ int fuzz_env_flag(const char *name);
  * and removed at exit, or by the next process if this one skips atexit;
  * the same path on every call. */
 const char *fuzz_workdir(const char *tag);
-/* Removes every file in dir (not recursive: stores are flat). */
+/* Removes everything in dir, subdirectories too (a sharded store keeps
+ * shard_NNNN/ directories), leaving dir itself. */
 void fuzz_clear_dir(const char *dir);
 /* Writes n bytes as dir/name (created or truncated). */
 void fuzz_write_file(const char *dir, const char *name, const void *p, size_t n);

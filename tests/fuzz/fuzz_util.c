@@ -103,6 +103,7 @@ void fuzz_clear_dir(const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
+	struct stat st;
 	char path[4200];
 
 	if (!d)
@@ -111,7 +112,12 @@ void fuzz_clear_dir(const char *dir)
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		unlink(path);
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			fuzz_clear_dir(path); /* a sharded store's shard_NNNN/ */
+			rmdir(path);
+		} else {
+			unlink(path);
+		}
 	}
 	closedir(d);
 }

@@ -17,7 +17,9 @@
  * version or a newer one, or find it absent only after a later delete was
  * issued. At the end each id must be exactly as its owner last left it, and
  * again after a close and reopen. Environment: SUTRA_STRESS_SECONDS
- * (default 3).
+ * (default 3); SUTRA_STRESS_SHARDS=N runs on a store of N shards with
+ * durability always, so the shards' commit queues, parallel syncs and
+ * cross-shard commits run under the readers too.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -526,6 +528,9 @@ int main(void)
 	sutra_options_init(&o);
 	o.dimension = DIM;
 	o.durability = SUTRA_DURABILITY_NONE;
+	o.shards = (uint32_t)tu_env_long("SUTRA_STRESS_SHARDS", 0);
+	if (o.shards)
+		o.durability = SUTRA_DURABILITY_ALWAYS;
 	if ((rc = sutra_open(dir, &o, &g_db)) != 0) {
 		fprintf(stderr, "STRESS: open returned %d (%s)\n", rc, sutra_last_error());
 		return 1;
