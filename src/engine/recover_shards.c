@@ -119,6 +119,12 @@ static int resolve_later(struct resolution *res, const struct txn_header *h, int
 	return 0;
 }
 
+static bool same_txn(const struct txn_header *a, const struct txn_header *b)
+{
+	return a->coordinator == b->coordinator && a->nparts == b->nparts &&
+	       memcmp(&a->parts, &b->parts, sizeof a->parts) == 0;
+}
+
 /* Resolves the records r[0..n) of one gsn (see the file comment). */
 static int resolve_gsn(sutra_db *db, const struct rec *r, size_t n, struct resolution *res)
 {
@@ -128,8 +134,18 @@ static int resolve_gsn(sutra_db *db, const struct rec *r, size_t n, struct resol
 
 	for (size_t i = 0; i < n; i++) {
 		int ph = r[i].h.phase;
-		if (ph == TXN_SINGLE || (ph == TXN_PREPARE && r[i].len))
+		if (!same_txn(&r[i].h, &r[0].h))
+			return err_set(SUTRA_ECORRUPT,
+			               "records of gsn %" PRIu64
+			               " disagree on the coordinator or the "
+			               "participants (shards %u and %u)",
+			               r[0].gsn, r[0].shard, r[i].shard);
+		if (ph == TXN_SINGLE || (ph == TXN_PREPARE && r[i].len)) {
+			if (ops)
+				return err_set(SUTRA_ECORRUPT,
+				               "gsn %" PRIu64 " carries its ops twice", r[0].gsn);
 			ops = &r[i];
+		}
 		if (ph == TXN_PREPARE)
 			shard_set_add(&prepared, r[i].shard);
 		commit |= ph == TXN_COMMIT;
@@ -149,6 +165,11 @@ static int resolve_gsn(sutra_db *db, const struct rec *r, size_t n, struct resol
 	if (decided && abort)
 		return err_set(SUTRA_ECORRUPT,
 		               "transaction %" PRIu64 " aborted although every shard prepared",
+		               r[0].gsn);
+	if (decided && !ops)
+		return err_set(SUTRA_ECORRUPT,
+		               "transaction %" PRIu64
+		               " prepared everywhere but its ops are missing",
 		               r[0].gsn);
 	if (decided) {
 		int rc = db_replay_batch(db, ops->body, ops->len);

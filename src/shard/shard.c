@@ -66,7 +66,7 @@ int txn_header_decode(const uint8_t *p, size_t len, uint32_t nshards, struct txn
 		h->parts.bits[i] = ld64(p + 16 + 8 * i);
 	if (h->phase < TXN_SINGLE || h->phase > TXN_END)
 		return err_set(SUTRA_ECORRUPT, "sharded record with unknown phase %d", h->phase);
-	if (h->gsn == 0 || h->coordinator >= nshards || h->nparts == 0 ||
+	if (h->gsn == 0 || h->gsn > SHARD_GSN_MAX || h->coordinator >= nshards || h->nparts == 0 ||
 	    h->nparts != shard_set_count(&h->parts) || !shard_set_has(&h->parts, h->coordinator) ||
 	    shard_set_next(&h->parts, nshards) != SHARD_MAX)
 		return err_set(SUTRA_ECORRUPT,

@@ -50,6 +50,9 @@
 
 #define SHARD_MAX        256
 #define TXN_HEADER_BYTES 48
+/* Larger gsns are corruption: a store never counts that far, and the next
+ * gsn after any valid one cannot wrap. */
+#define SHARD_GSN_MAX (1ull << 62)
 
 /* The shard of a concept id among n: the Rust server's routing, SipHash-1-3
  * with keys (0, 0) over the u64 16 (little-endian) followed by the 16 id
