@@ -285,7 +285,8 @@ static void txn_end(struct txn_table *t, uint64_t gsn)
 		memmove(t->gsn + i, t->gsn + i + 1, (t->n - i - 1) * sizeof *t->gsn);
 		t->n--;
 		atomic_store(&t->count, t->n);
-		pthread_cond_broadcast(&t->cv);
+		if (i == 0) /* waiters wait for the oldest: nothing else frees them */
+			pthread_cond_broadcast(&t->cv);
 		break;
 	}
 	pthread_mutex_unlock(&t->mu);
