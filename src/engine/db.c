@@ -187,6 +187,7 @@ static int open_vindex(sutra_db *db)
 	                            .M = db->opt.index_m,
 	                            .ef_construction = db->opt.index_ef_construction,
 	                            .metric = db->opt.vector_metric,
+	                            .nshards = db->nshards,
 	                            .dir = db->dir,
 	                            .checkpoint_lsn = db->manifest.checkpoint_lsn,
 	                            .next_lsn = db->recovery_next_lsn,
@@ -194,18 +195,40 @@ static int open_vindex(sutra_db *db)
 	                            .sync_log = log_sync,
 	                            .log_next = log_next,
 	                            .arg = db};
-	int rc = db->opt.vector_index ? vindex_open(&db->store, &cfg, &db->vindex) : 0;
+	uint32_t n = db->nshards ? db->nshards : 1;
+	int rc = 0;
 
+	if (db->opt.vector_index && !(db->vx = sutra_calloc(n, sizeof *db->vx)))
+		rc = err_set(SUTRA_ENOMEM, "out of memory for %u vector indexes", n);
+	for (uint32_t s = 0; db->vx && s < n && rc == 0; s++) {
+		cfg.shard = s;
+		if (db->nshards)
+			cfg.dir = db->shards[s].dir;
+		if ((rc = vindex_open(&db->store, &cfg, &db->vx[s])) == 0)
+			db->nvx = s + 1;
+	}
 	idset_free(&db->replayed);
 	return rc;
+}
+
+struct vindex *db_vindex_for(sutra_db *db, const uint8_t id[16])
+{
+	if (!db->nvx)
+		return NULL;
+	return db->vx[db->nshards ? shard_of(id, db->nshards) : 0];
 }
 
 int db_remove_other_indexes(sutra_db *db, uint64_t lsn)
 {
 	char keep[4096];
+	int rc = 0;
 
 	vindex_path(".", lsn, keep, sizeof keep);
-	return files_remove_others(db->dir, "vindex-", keep + 2);
+	if (!db->nshards)
+		return files_remove_others(db->dir, "vindex-", keep + 2);
+	for (uint32_t s = 0; s < db->nshards && rc == 0; s++)
+		rc = files_remove_others(db->shards[s].dir, "vindex-", keep + 2);
+	return rc == 0 ? files_remove_others(db->dir, "vindex-", "") : rc;
 }
 
 static int open_dir(sutra_db *db)
@@ -225,7 +248,9 @@ static int open_dir(sutra_db *db)
 
 static void db_free(sutra_db *db)
 {
-	vindex_close(db->vindex);
+	for (uint32_t s = 0; s < db->nvx; s++)
+		vindex_close(db->vx[s]);
+	sutra_free(db->vx);
 	idset_free(&db->replayed);
 	store_destroy(&db->store);
 	for (size_t i = 0; i < db->nmaps; i++)

@@ -103,7 +103,10 @@ struct sutra_db {
 	struct commit_queue *cqs; /* sharded: one per shard (a write goes to its
 	                             coordinator's) */
 	struct store store;
-	struct vindex *vindex; /* NULL when vector_index is off */
+	/* Vector indexes: one, or one per shard (of its concepts, saved in its
+	 * directory); none when vector_index is off. */
+	struct vindex **vx;
+	uint32_t nvx;
 	struct idset replayed; /* open only: concepts the WAL replay touched */
 	struct wal *wal;       /* single layout; NULL in a sharded store */
 	/* Sharded layout (nshards > 0): a WAL per shard, one global sequence. */
@@ -183,6 +186,8 @@ void shards_free(sutra_db *db);
 int shards_checkpoint(sutra_db *db);
 /* read.c */
 int db_check_open(sutra_db *db);
+/* The vector index that takes this concept (NULL: indexing is off). */
+struct vindex *db_vindex_for(sutra_db *db, const uint8_t id[16]);
 /* sched.c */
 int bg_start(sutra_db *db);
 void bg_stop(sutra_db *db);

@@ -178,11 +178,14 @@ static int sync_shard_logs(void *arg)
  * names the checkpoint: a failure fails the checkpoint, like a failure of
  * the image. While the first build runs there is no file to write (the
  * next open rebuilds). */
-static int save_index(sutra_db *db, uint64_t lsn, uint64_t mark)
+static int save_index(sutra_db *db, uint64_t lsn, const uint64_t *mark)
 {
-	int rc = db->vindex ? vindex_save(db->vindex, lsn, mark) : 0;
+	int rc = 0;
 
-	return rc == SUTRA_EBUSY ? 0 : rc;
+	for (uint32_t s = 0; s < db->nvx && rc == 0; s++)
+		if ((rc = vindex_save(db->vx[s], lsn, mark[s])) == SUTRA_EBUSY)
+			rc = 0;
+	return rc;
 }
 
 static void checkpoint_done(sutra_db *db, uint64_t lsn, uint64_t bytes, uint64_t t0)
@@ -195,7 +198,7 @@ static void checkpoint_done(sutra_db *db, uint64_t lsn, uint64_t bytes, uint64_t
 
 /* The cut of a sharded checkpoint: the gsn and each WAL's next lsn, taken
  * together under the writer lock. */
-static uint64_t shard_cut(sutra_db *db, uint64_t *cut, uint64_t *mark)
+static uint64_t shard_cut(sutra_db *db, uint64_t *cut, uint64_t *marks)
 {
 	uint64_t bytes = 0;
 
@@ -207,7 +210,8 @@ static uint64_t shard_cut(sutra_db *db, uint64_t *cut, uint64_t *mark)
 		cut[s] = ws.next_lsn;
 		bytes += ws.written_bytes + ws.pending_bytes;
 	}
-	*mark = db->vindex ? vindex_mark(db->vindex) : 0;
+	for (uint32_t s = 0; s < db->nvx; s++)
+		marks[s] = vindex_mark(db->vx[s]);
 	pthread_mutex_unlock(&db->wlock);
 	pthread_mutex_lock(&db->bg.mu);
 	db->bg.ckpt_wal_mark = bytes;
@@ -232,14 +236,15 @@ static int shard_images(sutra_db *db, uint64_t gsn, const uint64_t *cut, uint64_
 
 int shards_checkpoint(sutra_db *db)
 {
-	uint64_t *cut = sutra_calloc(db->nshards, sizeof *cut), mark, bytes = 0;
+	uint64_t *cut = sutra_calloc(2 * (size_t)db->nshards, sizeof *cut), bytes = 0;
 	uint64_t t0 = clock_mono_ns();
 	int rc;
 
 	if (!cut)
 		return err_set(SUTRA_ENOMEM, "out of memory for a checkpoint of %u shards",
 		               db->nshards);
-	uint64_t gsn = shard_cut(db, cut, &mark);
+	uint64_t *marks = cut + db->nshards;
+	uint64_t gsn = shard_cut(db, cut, marks);
 	if (gsn == atomic_load(&db->checkpoint_lsn) && !db->rewrite_checkpoint) {
 		sutra_free(cut);
 		return 0; /* nothing new */
@@ -248,7 +253,7 @@ int shards_checkpoint(sutra_db *db)
 	struct manifest m = db->manifest;
 	m.checkpoint_lsn = gsn;
 	if ((rc = shard_images(db, gsn, cut, &bytes)) == 0 &&
-	    (rc = save_index(db, gsn, mark)) == 0 && (rc = manifest_write(db->dir, &m)) == 0) {
+	    (rc = save_index(db, gsn, marks)) == 0 && (rc = manifest_write(db->dir, &m)) == 0) {
 		db->manifest = m;
 		checkpoint_done(db, gsn, bytes, t0);
 		rc = db_remove_other_indexes(db, gsn);
@@ -273,7 +278,7 @@ int db_checkpoint_now(sutra_db *db)
 	 * noted in the vector index's log below mark). */
 	pthread_mutex_lock(&db->wlock);
 	wal_stats_get(db->wal, &ws);
-	uint64_t mark = db->vindex ? vindex_mark(db->vindex) : 0;
+	uint64_t mark = db->nvx ? vindex_mark(db->vx[0]) : 0;
 	pthread_mutex_unlock(&db->wlock);
 	uint64_t lsn = ws.next_lsn;
 	pthread_mutex_lock(&db->bg.mu);
@@ -287,7 +292,7 @@ int db_checkpoint_now(sutra_db *db)
 	if ((rc = ckpt_write(db->dir, &db->store, lsn, db->opt.dimension, NULL, sync_log, db,
 	                     &res)) < 0)
 		return rc;
-	if ((rc = save_index(db, lsn, mark)) < 0 || (rc = manifest_write(db->dir, &m)) < 0)
+	if ((rc = save_index(db, lsn, &mark)) < 0 || (rc = manifest_write(db->dir, &m)) < 0)
 		return rc;
 	db->manifest = m;
 	checkpoint_done(db, lsn, res.bytes, t0);

@@ -20,6 +20,23 @@ static void fill_health(sutra_db *db, sutra_stats *s)
 		         sutra_strerror(e));
 }
 
+/* Summed over the shards' indexes; ready and loaded only when all are. */
+static void index_figures(sutra_db *db, sutra_stats *s)
+{
+	for (uint32_t i = 0; i < db->nvx; i++) {
+		sutra_stats one = {0};
+		vindex_figures(db->vx[i], &one);
+		s->vectors_indexed += one.vectors_indexed;
+		s->index_lag += one.index_lag;
+		s->index_deleted += one.index_deleted;
+		s->index_compactions += one.index_compactions;
+		s->index_ready = i ? s->index_ready && one.index_ready : one.index_ready;
+		s->index_loaded = i ? s->index_loaded && one.index_loaded : one.index_loaded;
+		if (one.index_open_us > s->index_open_us)
+			s->index_open_us = one.index_open_us;
+	}
+}
+
 static void fill_txn(sutra_db *db, sutra_stats *s)
 {
 	s->shards = db->nshards;
@@ -47,8 +64,7 @@ int sutra_stats_get(sutra_db *db, sutra_stats *s)
 	s->content_bytes = atomic_load(&db->store.n.content_bytes);
 	s->vector_bytes = atomic_load(&db->store.n.vector_bytes);
 	s->meta_bytes = atomic_load(&db->store.n.meta_bytes);
-	if (db->vindex)
-		vindex_figures(db->vindex, s);
+	index_figures(db, s);
 	s->ops_written = atomic_load(&db->ops_written);
 	s->records_written = atomic_load(&db->records_written);
 	log_stats(db, &ws);

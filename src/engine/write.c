@@ -292,15 +292,15 @@ static int prepare_batch(sutra_db *db, const struct opbuf *b, const uint8_t *pay
 	}
 	if (rc == 0)
 		rc = store_reserve(&db->store, p->count);
-	if (rc == 0 && db->vindex) /* at most one note per op */
-		rc = vindex_reserve(db->vindex, b->count);
+	for (uint32_t s = 0; s < db->nvx && rc == 0; s++) /* at most one note per op */
+		rc = vindex_reserve(db->vx[s], b->count);
 	return rc;
 }
 
 /* Does the op add, replace or remove a vector the index must follow? */
 static bool vector_changes(sutra_db *db, const struct op *o)
 {
-	if (!db->vindex || (o->kind != OP_LEARN && o->kind != OP_DELETE))
+	if (!db->nvx || (o->kind != OP_LEARN && o->kind != OP_DELETE))
 		return false;
 	if (o->kind == OP_LEARN && o->dim)
 		return true;
@@ -326,7 +326,7 @@ static int apply_batch(sutra_db *db, const uint8_t *payload, size_t len, uint64_
 		else if (rc == 0)
 			rc = store_apply(&db->store, &o, false, false);
 		if (rc == 0 && vector_change)
-			vindex_note(db->vindex, o.id);
+			vindex_note(db_vindex_for(db, o.id), o.id);
 		if (rc < 0) {
 			atomic_store(&db->apply_error, rc);
 			return err_set(rc,

@@ -74,13 +74,6 @@ static void offer(sutra_hit *h, size_t *n, size_t k, const uint8_t *id, float si
 	}
 }
 
-static int by_similarity_desc(const void *a, const void *b)
-{
-	float x = ((const sutra_hit *)a)->similarity, y = ((const sutra_hit *)b)->similarity;
-
-	return x < y ? 1 : x > y ? -1 : memcmp(a, b, 16);
-}
-
 struct exact_query {
 	const float *q;
 	float qn;
@@ -114,6 +107,6 @@ int vector_exact_search(struct store *s, int metric, const float *q, uint32_t di
 		for (size_t i = 0; i <= t->mask; i++)
 			score(table_node(t, i), &x, out, n, k);
 	}
-	qsort(out, *n, sizeof *out, by_similarity_desc);
+	qsort(out, *n, sizeof *out, vector_hit_order);
 	return 0;
 }

@@ -122,7 +122,7 @@ static void score_hit(struct vindex *v, const float *q, float qn, const struct n
 	all[(*na)++].similarity = vector_score(v->cfg.metric, q, qn, nd->vec, v->cfg.dim);
 }
 
-static int by_similarity(const void *a, const void *b)
+int vector_hit_order(const void *a, const void *b)
 {
 	float x = ((const sutra_hit *)a)->similarity, y = ((const sutra_hit *)b)->similarity;
 
@@ -194,7 +194,7 @@ int vindex_search(struct vindex *v, const float *q, uint32_t k, uint32_t ef,
 	}
 	rc = merge(v, q, want, ef, f, win, nw, all, &na);
 	if (rc == 0) {
-		qsort(all, na, sizeof *all, by_similarity);
+		qsort(all, na, sizeof *all, vector_hit_order);
 		*n = na < k ? na : k;
 		memcpy(out, all, *n * sizeof *out);
 	}
@@ -262,7 +262,8 @@ static int note_replayed(struct vindex *v)
 	if ((rc = vindex_reserve(v, r->n)) < 0)
 		return rc;
 	for (size_t i = 0; i < r->n; i++)
-		vindex_note(v, r->ids[i]);
+		if (vindex_owns(v, r->ids[i]))
+			vindex_note(v, r->ids[i]);
 	return 0;
 }
 
@@ -375,6 +376,11 @@ void vindex_figures(struct vindex *v, sutra_stats *s)
 	s->index_loaded = atomic_load_explicit(&v->adopted, memory_order_acquire);
 	s->index_open_us = v->open_us;
 	s->index_compactions = atomic_load(&v->compactions);
+}
+
+bool vindex_built(struct vindex *v)
+{
+	return atomic_load_explicit(&v->built, memory_order_acquire) != 0;
 }
 
 void vindex_wait(struct vindex *v)

@@ -20,6 +20,7 @@
 #ifndef SUTRA_VECTOR_VINDEX_H
 #define SUTRA_VECTOR_VINDEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,7 +35,8 @@ struct idset;
 struct vindex_config {
 	uint32_t dim, M, ef_construction;
 	int metric;                      /* SUTRA_METRIC_* */
-	const char *dir;                 /* the store directory, where index files live */
+	uint32_t shard, nshards;         /* indexes the concepts of this shard (nshards 0: all) */
+	const char *dir;                 /* the directory its index files live in */
 	uint64_t checkpoint_lsn;         /* recovery started from this checkpoint (0: none) */
 	uint64_t next_lsn;               /* and ended here */
 	const struct idset *replayed;    /* concepts the WAL replay touched (open only) */
@@ -69,6 +71,8 @@ int vindex_search(struct vindex *v, const float *q, uint32_t k, uint32_t ef,
                   const struct vfilter *f, sutra_hit *out, size_t *n);
 /* The index's figures in sutra_stats (vectors_indexed, index_*). */
 void vindex_figures(struct vindex *v, sutra_stats *s);
+/* True once the graph serves searches (before: exact scans). */
+bool vindex_built(struct vindex *v);
 /* Blocks until the indexer has caught up (tests, checkpoints). */
 void vindex_wait(struct vindex *v);
 
@@ -80,5 +84,7 @@ int vector_exact_search(struct store *s, int metric, const float *q, uint32_t di
  * product, or minus the squared Euclidean distance; qn is |q|. */
 float vector_score(int metric, const float *q, float qn, const float *v, uint32_t dim);
 float vector_query_norm(const float *q, uint32_t dim);
+/* qsort order of hits: most similar first, ties by id. */
+int vector_hit_order(const void *a, const void *b);
 
 #endif

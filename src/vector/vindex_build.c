@@ -155,7 +155,7 @@ static int list_vectors(struct vindex *v, uint8_t (**out)[16], size_t *n)
 	struct table *t = atomic_load_explicit(&v->store->tab, memory_order_acquire);
 	for (size_t i = 0; i <= t->mask && rc == 0; i++) {
 		struct node *nd = table_node(t, i);
-		if (!nd || !nd->vec)
+		if (!nd || !nd->vec || !vindex_owns(v, nd->id))
 			continue;
 		if (*n == cap) {
 			void *p = sutra_realloc(ids, (cap = cap ? cap * 2 : 1024) * 16);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "vector/hnsw.h"
+#include "shard/shard.h"
 #include "vector/vindex.h"
 
 #define EXACT_WINDOW           2048 /* beyond this many pending ids an exact scan is cheaper */
@@ -75,5 +76,11 @@ static inline struct hnsw *vindex_graph(struct vindex *v)
 void *vindex_indexer_main(void *arg);
 void vindex_timed_wait(pthread_cond_t *c, pthread_mutex_t *m, long ms);
 int vindex_map_grow(struct slot_map *m);
+
+/* Whether the index takes this concept (its shard's, or every one). */
+static inline bool vindex_owns(const struct vindex *v, const uint8_t id[16])
+{
+	return v->cfg.nshards == 0 || shard_of(id, v->cfg.nshards) == v->cfg.shard;
+}
 
 #endif
