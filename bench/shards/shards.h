@@ -56,6 +56,10 @@ typedef struct sb_opts {
 /* ---- shards_util.c ---------------------------------------------------------------- */
 
 /* "single log" for 0, else "N shards". */
+/* A layout flag on a shard count: the sharded store keeps one vector index
+ * for all shards (sutra_options.vector_index_per_shard = 0). */
+#define SU_ONE_INDEX 0x10000u
+
 const char *su_layout_name(uint32_t shards, char *buf, size_t n);
 /* "s0", "s4", ...: the engine column of a figure. */
 const char *su_layout_tag(uint32_t shards, char *buf, size_t n);

@@ -25,11 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SR_NSTORES   3
+#define SR_NSTORES   4
 #define SR_RECALL_Q  500
 #define SR_INDEX_MAX 600.0 /* seconds to wait for a vector index */
 
-static const uint32_t sr_shards[SR_NSTORES] = {0, 1, 4};
+static const uint32_t sr_shards[SR_NSTORES] = {0, 1, 4, 4 | SU_ONE_INDEX};
 
 typedef struct sr_store {
 	uint32_t shards;
@@ -145,7 +145,7 @@ static int path_pass(const sd_data *d, sr_store *s, int check)
 			return bu_err("sutra_find_path: %s", sutra_last_error());
 		int hops = rc == 0 ? (int)len - 1 : -1;
 		if (check && hops != d->hops[i] && s->mismatches++ < 3)
-			printf("  %u shards: FindPath pair %zu: %d hops, the answer key says %d\n",
+			printf("  %#x shards: FindPath pair %zu: %d hops, the answer key says %d\n",
 			       s->shards, i, hops, d->hops[i]);
 	}
 	return 0;
@@ -217,7 +217,7 @@ static void emit_load(const sd_data *d, const sr_store *s)
 	r.ops = d->nc + d->na;
 	r.seconds = s->load_s;
 	r.ops_per_s = s->load_s > 0 ? (double)r.ops / s->load_s : -1;
-	bu_result_extra(&r, "shards", s->shards);
+	bu_result_extra(&r, "shards", s->shards & ~SU_ONE_INDEX);
 	bu_result_extra(&r, "index_wait_s", s->index_s);
 	bu_result_extra(&r, "associations", (double)s->associations);
 	bu_result_emit(&r);
@@ -237,7 +237,7 @@ static void emit_search(const sb_opts *o, const sr_store *s, const sr_store *bas
 	r.ops_per_s = qps;
 	r.ratio_vs = s != base ? "s0" : NULL;
 	r.ratio = bq > 0 ? qps / bq : -1;
-	bu_result_extra(&r, "shards", s->shards);
+	bu_result_extra(&r, "shards", s->shards & ~SU_ONE_INDEX);
 	su_lat_extras(&r, &l);
 	bu_result_extra(&r, "recall", s->recall);
 	bu_result_extra(&r, "passes", o->reps);
@@ -264,7 +264,7 @@ static void emit_path(const sr_store *s, const su_lat *b)
 	r.ops_per_s = r.seconds > 0 ? (double)l.n / r.seconds : -1;
 	r.ratio_vs = b ? "s0" : NULL;
 	r.ratio = b && b->p50_us > 0 ? l.p50_us / b->p50_us : -1;
-	bu_result_extra(&r, "shards", s->shards);
+	bu_result_extra(&r, "shards", s->shards & ~SU_ONE_INDEX);
 	su_lat_extras(&r, &l);
 	if (b && b->p99_us > 0)
 		bu_result_extra(&r, "ratio_p99", l.p99_us / b->p99_us);
@@ -328,8 +328,9 @@ static int prepare(const sb_opts *o, sd_data *d, sr_store *s)
 	for (int i = 0; i < SR_NSTORES; i++) {
 		if (alloc_store(o, d, &s[i], sr_shards[i]) < 0 || open_store(o, d, &s[i]) < 0)
 			return -1;
-		printf("  %u shards: loaded in %.2f s, index ready %.2f s later\n", s[i].shards,
-		       s[i].load_s, s[i].index_s);
+		char name[48];
+		printf("  %s: loaded in %.2f s, index ready %.2f s later\n",
+		       su_layout_name(s[i].shards, name, sizeof(name)), s[i].load_s, s[i].index_s);
 		fflush(stdout);
 	}
 	return 0;

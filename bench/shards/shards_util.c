@@ -31,16 +31,19 @@
 
 const char *su_layout_name(uint32_t shards, char *buf, size_t n)
 {
-	if (shards == 0)
+	uint32_t count = shards & ~SU_ONE_INDEX;
+
+	if (count == 0)
 		snprintf(buf, n, "single log");
 	else
-		snprintf(buf, n, "%u shard%s", shards, shards == 1 ? "" : "s");
+		snprintf(buf, n, "%u shard%s%s", count, count == 1 ? "" : "s",
+		         shards & SU_ONE_INDEX ? ", one index" : "");
 	return buf;
 }
 
 const char *su_layout_tag(uint32_t shards, char *buf, size_t n)
 {
-	snprintf(buf, n, "s%u", shards);
+	snprintf(buf, n, "s%u%s", shards & ~SU_ONE_INDEX, shards & SU_ONE_INDEX ? "g" : "");
 	return buf;
 }
 
@@ -52,14 +55,16 @@ int su_open(const sb_opts *o, uint32_t shards, int vector_index, sutra_db **db, 
 	char tag[32];
 	int rc;
 
-	snprintf(tag, sizeof(tag), "store-s%u", shards);
+	snprintf(tag, sizeof(tag), "store-s%u%s", shards & ~SU_ONE_INDEX,
+	         shards & SU_ONE_INDEX ? "g" : "");
 	bu_settle();
 	if (!(*dir = bu_mkdtemp(o->scratch, tag)))
 		return -1;
 	sutra_options_init(&opt);
 	opt.dimension = SB_DIM;
 	opt.durability = SUTRA_DURABILITY_ALWAYS;
-	opt.shards = shards;
+	opt.shards = shards & ~SU_ONE_INDEX;
+	opt.vector_index_per_shard = !(shards & SU_ONE_INDEX);
 	opt.vector_index = vector_index;
 	if ((rc = sutra_open(*dir, &opt, db)) < 0) {
 		bu_err("sutra_open %s (shards %u): %s", *dir, shards, sutra_last_error());

@@ -122,6 +122,11 @@ typedef struct sutra_options {
 	uint32_t shards;
 	uint32_t txn_timeout_ms; /* a cross-shard write that cannot prepare on every
 	                            shard within this aborts, 1..600000 (default 5000) */
+	/* Sharded stores: 1 (default) gives each shard its own vector index (saved
+	 * in its directory; a search asks every shard and merges); 0 keeps one
+	 * index over all shards at the store root (one graph to search: faster
+	 * queries). Changing it rebuilds the index at the next open. */
+	int vector_index_per_shard;
 } sutra_options;
 
 SUTRA_API void sutra_options_init(sutra_options *o);

@@ -187,7 +187,7 @@ static int open_vindex(sutra_db *db)
 	                            .M = db->opt.index_m,
 	                            .ef_construction = db->opt.index_ef_construction,
 	                            .metric = db->opt.vector_metric,
-	                            .nshards = db->nshards,
+	                            .nshards = db_index_shards(db),
 	                            .dir = db->dir,
 	                            .checkpoint_lsn = db->manifest.checkpoint_lsn,
 	                            .next_lsn = db->recovery_next_lsn,
@@ -195,14 +195,14 @@ static int open_vindex(sutra_db *db)
 	                            .sync_log = log_sync,
 	                            .log_next = log_next,
 	                            .arg = db};
-	uint32_t n = db->nshards ? db->nshards : 1;
+	uint32_t n = cfg.nshards ? cfg.nshards : 1;
 	int rc = 0;
 
 	if (db->opt.vector_index && !(db->vx = sutra_calloc(n, sizeof *db->vx)))
 		rc = err_set(SUTRA_ENOMEM, "out of memory for %u vector indexes", n);
 	for (uint32_t s = 0; db->vx && s < n && rc == 0; s++) {
 		cfg.shard = s;
-		if (db->nshards)
+		if (cfg.nshards)
 			cfg.dir = db->shards[s].dir;
 		if ((rc = vindex_open(&db->store, &cfg, &db->vx[s])) == 0)
 			db->nvx = s + 1;
@@ -215,7 +215,12 @@ struct vindex *db_vindex_for(sutra_db *db, const uint8_t id[16])
 {
 	if (!db->nvx)
 		return NULL;
-	return db->vx[db->nshards ? shard_of(id, db->nshards) : 0];
+	return db->vx[db->nvx > 1 ? shard_of(id, db->nvx) : 0];
+}
+
+uint32_t db_index_shards(sutra_db *db)
+{
+	return db->opt.vector_index_per_shard ? db->nshards : 0;
 }
 
 int db_remove_other_indexes(sutra_db *db, uint64_t lsn)
@@ -224,11 +229,11 @@ int db_remove_other_indexes(sutra_db *db, uint64_t lsn)
 	int rc = 0;
 
 	vindex_path(".", lsn, keep, sizeof keep);
-	if (!db->nshards)
-		return files_remove_others(db->dir, "vindex-", keep + 2);
+	bool per_shard = db_index_shards(db) > 0;
+	/* Files of the other layout (the option changed) go too. */
 	for (uint32_t s = 0; s < db->nshards && rc == 0; s++)
-		rc = files_remove_others(db->shards[s].dir, "vindex-", keep + 2);
-	return rc == 0 ? files_remove_others(db->dir, "vindex-", "") : rc;
+		rc = files_remove_others(db->shards[s].dir, "vindex-", per_shard ? keep + 2 : "");
+	return rc == 0 ? files_remove_others(db->dir, "vindex-", per_shard ? "" : keep + 2) : rc;
 }
 
 static int open_dir(sutra_db *db)

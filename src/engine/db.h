@@ -188,6 +188,8 @@ int shards_checkpoint(sutra_db *db);
 int db_check_open(sutra_db *db);
 /* The vector index that takes this concept (NULL: indexing is off). */
 struct vindex *db_vindex_for(sutra_db *db, const uint8_t id[16]);
+/* How many shards have their own vector index (0: one index for all). */
+uint32_t db_index_shards(sutra_db *db);
 /* sched.c */
 int bg_start(sutra_db *db);
 void bg_stop(sutra_db *db);

@@ -41,6 +41,7 @@ void sutra_options_init(sutra_options *o)
 	o->repair = 0;
 	o->shards = 0;
 	o->txn_timeout_ms = 5000;
+	o->vector_index_per_shard = 1;
 }
 
 static int range(const char *key, uint64_t v, uint64_t lo, uint64_t hi)
@@ -86,7 +87,8 @@ int sutra_options_validate(const sutra_options *o)
 	    (rc = range("create_if_missing", (uint64_t)o->create_if_missing, 0, 1)) < 0 ||
 	    (rc = range("repair", (uint64_t)o->repair, 0, 1)) < 0 ||
 	    (rc = range("shards", o->shards, 0, 256)) < 0 ||
-	    (rc = range("txn_timeout_ms", o->txn_timeout_ms, 1, 600000)) < 0)
+	    (rc = range("txn_timeout_ms", o->txn_timeout_ms, 1, 600000)) < 0 ||
+	    (rc = range("vector_index_per_shard", (uint64_t)o->vector_index_per_shard, 0, 1)) < 0)
 		return rc;
 	return 0;
 }
@@ -212,6 +214,8 @@ int sutra_options_set(sutra_options *o, const char *key, const char *value)
 		return set_flag(&o->repair, key, value);
 	if (strcmp(key, "vector_index") == 0)
 		return set_flag(&o->vector_index, key, value);
+	if (strcmp(key, "vector_index_per_shard") == 0)
+		return set_flag(&o->vector_index_per_shard, key, value);
 	if (strcmp(key, "vector_metric") == 0)
 		return parse_metric(o, value);
 	for (size_t i = 0; i < sizeof numeric / sizeof numeric[0]; i++) {

@@ -351,6 +351,8 @@ static const struct eopt_def eopt_defs[] = {
     EOPT(create_if_missing, EOPT_FLAG, "true | false"),
     EOPT(repair, EOPT_FLAG, "true | false"),
     EOPT(txn_timeout_ms, EOPT_U32, "1..600000 (cross-shard write prepare timeout)"),
+    EOPT(vector_index_per_shard, EOPT_FLAG,
+         "true | false (sharded: an index per shard, or one for all)"),
 };
 
 #define NEOPTS (sizeof eopt_defs / sizeof eopt_defs[0])

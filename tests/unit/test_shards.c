@@ -652,6 +652,29 @@ static void test_shard_indexes(void **state)
 		assert_memory_equal(again[i], approx[i], na[i] * sizeof(sutra_hit));
 	}
 	assert_int_equal(sutra_close(db), 0);
+
+	/* One index for all shards instead: rebuilt at the root, the shards'
+	 * files go with the next checkpoint, the exact answers are the same. */
+	sutra_options o;
+	sutra_options_init(&o);
+	o.dimension = DIM;
+	o.vector_index_per_shard = 0;
+	assert_int_equal(sutra_open(dir, &o, &db), 0);
+	assert_int_equal(tu_index_ready(db, &st), 0);
+	assert_int_equal(st.index_loaded, 0);
+	assert_int_equal(st.vectors_indexed, N);
+	search_all(db, N, again, ng, Q);
+	for (int i = 0; i < Q; i++)
+		assert_memory_equal(again[i], exact[i], 10 * sizeof(sutra_hit));
+	sutra_id extra;
+	mk_id(N, &extra);
+	assert_int_equal(learn(db, &extra, "no vector", NULL), 0); /* something to checkpoint */
+	assert_int_equal(sutra_checkpoint(db), 0);
+	assert_int_equal(sutra_close(db), 0);
+	assert_int_equal(count_index_files(dir), 1);
+	char *s0 = tu_path(dir, "shard_0000");
+	assert_int_equal(count_index_files(s0), 0);
+	free(s0);
 	tu_rmrf(dir);
 	free(dir);
 }
