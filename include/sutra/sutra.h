@@ -114,9 +114,9 @@ typedef struct sutra_options {
 	int create_if_missing;           /* default 1 */
 	int repair; /* default 0: refuse to open on corruption before the WAL tail */
 	/* Shards, 0..256 (default 0). A store created with 0 has one WAL in its
-	 * directory; with N >= 1 it has N shards (shard_NNNN/, each its own WAL
-	 * and checkpoint image), concepts routed by a stable hash of their id,
-	 * and writes that span shards commit by two-phase commit. Opening an
+	 * directory; with N >= 1 it has N shards (shard_NNNN/, each its own WAL,
+	 * checkpoint image and vector index), concepts routed by a stable hash of
+	 * their id, and writes that span shards commit by two-phase commit. Opening an
 	 * existing store: 0 takes the count it was created with, N must equal
 	 * it (SUTRA_EINVAL otherwise). */
 	uint32_t shards;
