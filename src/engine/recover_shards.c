@@ -16,7 +16,9 @@
  *   ABORT                    nothing applied
  *
  * so no transaction is left half-applied or undecided. Records below the
- * checkpoint's gsn are already in its image.
+ * checkpoint's gsn are already in its image. Records of one gsn that
+ * contradict each other (damage the WAL checksums cannot see, such as a
+ * lost segment) refuse the open; with repair the gsn is dropped whole.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -195,9 +197,17 @@ static int replay_merged(sutra_db *db, struct recs *rs, uint64_t from_gsn, struc
 			;
 		if (rs->r[i].gsn >= from_gsn)
 			rc = resolve_gsn(db, rs->r + i, j - i, res);
+		if (rc == SUTRA_ECORRUPT && db->opt.repair) {
+			/* Nothing of it was applied: dropping it whole keeps it atomic. */
+			fprintf(stderr, "sutra: repair dropped gsn %" PRIu64 ": %s\n", rs->r[i].gsn,
+			        sutra_last_error());
+			db->store.skipped_ops++;
+			rc = 0;
+		}
 		if (rc < 0)
-			rc = err_set(rc, "recovering gsn %" PRIu64 ": %s", rs->r[i].gsn,
-			             sutra_last_error());
+			rc = err_set(rc, "recovering gsn %" PRIu64 ": %s%s", rs->r[i].gsn,
+			             sutra_last_error(),
+			             rc == SUTRA_ECORRUPT ? " (open with repair to drop it)" : "");
 	}
 	return rc;
 }

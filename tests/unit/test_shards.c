@@ -679,12 +679,62 @@ static void test_shard_indexes(void **state)
 	free(dir);
 }
 
+/* ---- repair of a transaction whose records contradict each other ----------------- */
+
+/* A cross-shard association committed, then the participant's WAL lost
+ * (its PREPARE with it): the COMMIT beside a missing PREPARE refuses the
+ * open; repair drops the transaction whole and the store opens clean. */
+static void test_repair_contradiction(void **state)
+{
+	char *dir = tu_mkdtemp("shards-repair");
+	sutra_id a, c;
+	uint64_t next = 0;
+	sutra_options o;
+	sutra_db *db;
+
+	(void)state;
+	db = open_store(dir, 2);
+	id_in_shard(&next, 0, 2, &a);
+	id_in_shard(&next, 1, 2, &c);
+	assert_int_equal(learn(db, &a, "a", NULL), 0);
+	assert_int_equal(learn(db, &c, "c", NULL), 0);
+	assert_int_equal(sutra_associate(db, &a, &c, SUTRA_ASSOC_CAUSAL, 1, NULL), 0);
+	assert_int_equal(sutra_close(db), 0);
+	char *s1 = tu_path(dir, "shard_0001");
+	char cmd[4200];
+	snprintf(cmd, sizeof cmd, "rm -f %s/wal-*.log", s1);
+	assert_int_equal(system(cmd), 0);
+	free(s1);
+
+	sutra_options_init(&o);
+	o.dimension = DIM;
+	assert_int_equal(sutra_open(dir, &o, &db), SUTRA_ECORRUPT);
+	assert_non_null(strstr(sutra_last_error(), "PREPARE records are missing"));
+	assert_non_null(strstr(sutra_last_error(), "repair"));
+	o.repair = 1;
+	assert_int_equal(sutra_open(dir, &o, &db), 0);
+	assert_int_equal(sutra_exists(db, &a), 1);
+	assert_int_equal(sutra_exists(db, &c), 0); /* its learn was in the lost log */
+	assert_false(has_neighbor(db, &a, &c, SUTRA_DIR_OUT));
+	assert_int_equal(sutra_close(db), 0);
+	o.repair = 0;
+	assert_int_equal(sutra_open(dir, &o, &db), 0);
+	assert_int_equal(sutra_exists(db, &a), 1);
+	assert_int_equal(sutra_close(db), 0);
+	tu_rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_routing),      cmocka_unit_test(test_layout_and_options),
-	    cmocka_unit_test(test_txn_figures),  cmocka_unit_test(test_prepare_timeout),
-	    cmocka_unit_test(test_differential), cmocka_unit_test(test_shard_indexes),
+	    cmocka_unit_test(test_routing),
+	    cmocka_unit_test(test_layout_and_options),
+	    cmocka_unit_test(test_txn_figures),
+	    cmocka_unit_test(test_prepare_timeout),
+	    cmocka_unit_test(test_differential),
+	    cmocka_unit_test(test_shard_indexes),
+	    cmocka_unit_test(test_repair_contradiction),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
