@@ -499,7 +499,7 @@ typedef struct sutra_stats {
 
 SUTRA_API int sutra_stats_get(sutra_db *db, sutra_stats *out);
 
-/* One shard's figures. Counting the concepts walks the whole store. */
+/* One shard's figures. */
 typedef struct sutra_shard_stats {
 	uint64_t concepts, vectors;
 	uint64_t associations; /* whose source lives in this shard */

@@ -346,7 +346,8 @@ int shards_open(sutra_db *db, bool created)
 	uint64_t *next_lsn = NULL, t0 = clock_mono_ns();
 	int rc;
 
-	if ((rc = shard_dirs(db, created)) < 0 || (rc = load_images(db)) < 0)
+	if ((rc = shard_dirs(db, created)) < 0 ||
+	    (rc = store_count_shards(&db->store, db->nshards)) < 0 || (rc = load_images(db)) < 0)
 		return rc;
 	if (!(maps = sutra_calloc(db->nshards, sizeof *maps)) ||
 	    !(next_lsn = sutra_calloc(db->nshards, sizeof *next_lsn))) {

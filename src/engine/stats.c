@@ -102,25 +102,6 @@ int sutra_stats_get(sutra_db *db, sutra_stats *s)
 	return 0;
 }
 
-struct shard_count {
-	uint32_t n;
-	size_t cap;
-	sutra_shard_stats *out;
-};
-
-static int count_concept(void *ctx, const sutra_concept *c)
-{
-	struct shard_count *sc = ctx;
-	uint32_t s = shard_of(c->id.b, sc->n);
-
-	if (s < sc->cap) {
-		sc->out[s].concepts++;
-		sc->out[s].vectors += c->vector != NULL;
-		sc->out[s].associations += c->out_degree;
-	}
-	return 0;
-}
-
 int sutra_shard_stats_get(sutra_db *db, sutra_shard_stats *out, size_t cap, uint32_t *n)
 {
 	int rc = db_check_open(db);
@@ -142,9 +123,12 @@ int sutra_shard_stats_get(sutra_db *db, sutra_shard_stats *out, size_t cap, uint
 		out[s].wal_writes = ws.writes;
 		out[s].pending_records = ws.pending_records;
 		out[s].pending_bytes = ws.pending_bytes;
+		const struct shard_counts *c = &db->store.per_shard[s];
+		out[s].concepts = atomic_load_explicit(&c->concepts, memory_order_relaxed);
+		out[s].vectors = atomic_load_explicit(&c->vectors, memory_order_relaxed);
+		out[s].associations = atomic_load_explicit(&c->associations, memory_order_relaxed);
 	}
-	struct shard_count sc = {db->nshards, cap, out};
-	return cap ? sutra_scan(db, count_concept, &sc) : 0;
+	return 0;
 }
 
 uint32_t sutra_shard_of(const sutra_id *id, uint32_t n)

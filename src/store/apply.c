@@ -8,13 +8,37 @@
  */
 #include <string.h>
 
+#include "shard/shard.h"
 #include "store/store.h"
 #include "util/alloc.h"
 #include "util/err.h"
 
+/* The counts of the shard a concept lives in (NULL: not sharded). */
+static struct shard_counts *shard_of_node(struct store *s, const uint8_t id[16])
+{
+	return s->nshards ? &s->per_shard[shard_of(id, s->nshards)] : NULL;
+}
+
+/* Associations whose source is src appeared (d > 0) or went. */
+static void assocs_add(struct store *s, const uint8_t src[16], int64_t d)
+{
+	struct shard_counts *c = shard_of_node(s, src);
+
+	atomic_fetch_add_explicit(&s->n.associations, (uint64_t)d, memory_order_relaxed);
+	if (c)
+		atomic_fetch_add_explicit(&c->associations, (uint64_t)d, memory_order_relaxed);
+}
+
 static void counts_add(struct store *s, const struct node *n, int sign)
 {
 	uint64_t d = (uint64_t)(int64_t)sign;
+	struct shard_counts *c = shard_of_node(s, n->id);
+
+	if (c) {
+		atomic_fetch_add_explicit(&c->concepts, d, memory_order_relaxed);
+		if (n->vec)
+			atomic_fetch_add_explicit(&c->vectors, d, memory_order_relaxed);
+	}
 
 	atomic_fetch_add_explicit(&s->n.concepts, d, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->n.content_bytes, d * n->content_len, memory_order_relaxed);
@@ -119,7 +143,7 @@ static void unlink_neighbours(struct store *s, struct node *n, int dir)
 		if (atomic_load_explicit(&e->state, memory_order_relaxed) & EDGE_DEAD)
 			continue;
 		if (dir == ADJ_OUT)
-			atomic_fetch_sub_explicit(&s->n.associations, 1, memory_order_relaxed);
+			assocs_add(s, n->id, -1);
 		if (memcmp(e->id, n->id, 16) == 0)
 			continue; /* self-loop: both ends go with n */
 		struct node *other = store_find(s, e->id);
@@ -147,7 +171,7 @@ static int apply_delete(struct store *s, const struct op *o, bool replay)
 			continue;
 		struct node *other = store_find(s, e->id);
 		unsigned killed = other ? adj_kill(other, ADJ_OUT, n->id, -1) : 0;
-		atomic_fetch_sub_explicit(&s->n.associations, killed, memory_order_relaxed);
+		assocs_add(s, e->id, -(int64_t)killed);
 	}
 	store_unlink(s, n);
 	num_clear(s, n);
@@ -176,7 +200,7 @@ static int apply_assoc(struct store *s, const struct op *o, bool replay)
 	adj_upsert(s, src, ADJ_OUT, dst, o->type, o->confidence, &added_out);
 	adj_upsert(s, dst, ADJ_IN, src, o->type, o->confidence, &added_in);
 	if (added_out)
-		atomic_fetch_add_explicit(&s->n.associations, 1, memory_order_relaxed);
+		assocs_add(s, o->src, 1);
 	return 0;
 }
 
@@ -189,7 +213,7 @@ static int apply_dissoc(struct store *s, const struct op *o, bool replay)
 		return replay ? 0 : err_set(SUTRA_ENOTFOUND, "no such association");
 	}
 	adj_kill(dst, ADJ_IN, o->src, o->type);
-	atomic_fetch_sub_explicit(&s->n.associations, 1, memory_order_relaxed);
+	assocs_add(s, o->src, -1);
 	return 0;
 }
 

@@ -75,6 +75,11 @@ struct store_counts {
 	_Atomic uint64_t content_bytes, vector_bytes, meta_bytes;
 };
 
+/* A sharded store's counts per shard (associations by their source's). */
+struct shard_counts {
+	_Atomic uint64_t concepts, associations, vectors;
+};
+
 /* Every concept has a dense number, given when its id first appears and
  * kept while the id exists (a replacement inherits it); numbers are never
  * reused in a process, so an association entry can carry the other
@@ -91,10 +96,14 @@ struct store {
 	size_t live, used;     /* writer only: nodes, nodes + tombstones */
 	struct epoch_bin bin;
 	struct store_counts n;
-	uint64_t skipped_ops; /* replay ops skipped (endpoint already gone) */
+	uint32_t nshards;               /* 0: not sharded */
+	struct shard_counts *per_shard; /* nshards entries */
+	uint64_t skipped_ops;           /* replay ops skipped (endpoint already gone) */
 };
 
 int store_init(struct store *s);
+/* Keeps counts per shard from now on (before anything is applied). */
+int store_count_shards(struct store *s, uint32_t nshards);
 /* Frees everything; no reader may be inside the store. */
 void store_destroy(struct store *s);
 

@@ -60,10 +60,20 @@ static void node_free(struct node *n)
 	sutra_free(n);
 }
 
+int store_count_shards(struct store *s, uint32_t nshards)
+{
+	if (!(s->per_shard = sutra_calloc(nshards, sizeof *s->per_shard)))
+		return err_set(SUTRA_ENOMEM, "out of memory for %u shards' counts", nshards);
+	s->nshards = nshards;
+	return 0;
+}
+
 void store_destroy(struct store *s)
 {
 	struct table *t = atomic_load(&s->tab);
 
+	sutra_free(s->per_shard);
+	s->per_shard = NULL;
 	epoch_bin_drain(&s->bin);
 	for (uint32_t c = 0; c < NUM_CHUNKS && atomic_load(&s->bynum[c]); c++)
 		sutra_free(atomic_load(&s->bynum[c]));

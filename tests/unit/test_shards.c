@@ -506,10 +506,25 @@ static void same_answers(struct pair *p)
 	       "commits\n",
 	       (unsigned long long)s1.concepts, (unsigned long long)s1.associations,
 	       (unsigned long long)s1.vectors, (unsigned long long)s4.txn_committed);
+	uint64_t per_concepts[4] = {0}, per_assocs[4] = {0};
 	for (uint64_t i = 0; i < DN; i++) {
 		mk_id(i, &a);
 		BOTH(sutra_exists(p->one, &a), sutra_exists(p->four, &a));
 		same_neighbors(p, &a);
+		sutra_concept *c;
+		if (sutra_get(p->four, &a, &c) == 0) {
+			per_concepts[sutra_shard_of(&a, 4)]++;
+			per_assocs[sutra_shard_of(&a, 4)] += c->out_degree;
+			sutra_concept_free(c);
+		}
+	}
+	/* The per-shard counts kept at apply match a count of the store. */
+	sutra_shard_stats per[4];
+	uint32_t nper = 0;
+	assert_int_equal(sutra_shard_stats_get(p->four, per, 4, &nper), 0);
+	for (int s = 0; s < 4; s++) {
+		assert_int_equal(per[s].concepts, per_concepts[s]);
+		assert_int_equal(per[s].associations, per_assocs[s]);
 	}
 	for (int i = 0; i < 150; i++) {
 		mk_id(rnd(p, DN), &a);
