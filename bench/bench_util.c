@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
@@ -578,4 +579,56 @@ unsigned bu_parse_names(const char *prog, const char *list, const char *const *n
 		mask |= 1u << i;
 	}
 	return mask;
+}
+
+/* ---- the summary table ------------------------------------------------------ */
+
+#define BU_ROWS 64
+
+struct bu_row {
+	char figure[64], value[112], target[64];
+	int met;
+};
+
+static struct bu_summary {
+	int nrows;
+	struct bu_row rows[BU_ROWS];
+} * bu_sum;
+
+void bu_summary_init(void)
+{
+	bu_sum =
+	    mmap(NULL, sizeof(*bu_sum), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (bu_sum == MAP_FAILED)
+		bu_sum = NULL;
+	else
+		memset(bu_sum, 0, sizeof(*bu_sum));
+}
+
+void bu_summary_add(const char *figure, const char *value, const char *target, int met)
+{
+	struct bu_row *r;
+
+	if (!bu_sum || bu_sum->nrows >= BU_ROWS)
+		return;
+	r = &bu_sum->rows[bu_sum->nrows++];
+	snprintf(r->figure, sizeof(r->figure), "%s", figure);
+	snprintf(r->value, sizeof(r->value), "%s", value);
+	snprintf(r->target, sizeof(r->target), "%s", target ? target : "");
+	r->met = met;
+}
+
+void bu_summary_print(void)
+{
+	if (!bu_sum)
+		return;
+	printf("\nsummary\n");
+	printf("  %-40s %-64s %-22s %s\n", "figure", "value", "target", "");
+	for (int i = 0; i < bu_sum->nrows; i++) {
+		const struct bu_row *r = &bu_sum->rows[i];
+		printf("  %-40s %-64s %-22s %s\n", r->figure, r->value, r->target,
+		       r->met < 0 ? ""
+		       : r->met   ? "met"
+		                  : "MISSED");
+	}
 }

@@ -138,4 +138,13 @@ int bu_run_isolated(const char *bench, const char *variant, unsigned watchdog_s,
                     int (*fn)(void *arg), void *arg);
 void bu_isolate_signals(void);
 
+/* ---- the summary table ------------------------------------------------------ */
+
+/* Rows live in shared memory so that sections run in forked children add
+ * to one table, which the parent prints at the end. target NULL: none;
+ * met < 0: no verdict, else met / MISSED. */
+void bu_summary_init(void);
+void bu_summary_add(const char *figure, const char *value, const char *target, int met);
+void bu_summary_print(void);
+
 #endif

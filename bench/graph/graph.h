@@ -146,11 +146,9 @@ int gu_run(char *const *argv, const char *log, double *seconds);
 /* The first line of file that contains needle, into out; 0 or -1. */
 int gu_grep(const char *file, const char *needle, char *out, size_t n);
 
-/* The summary table, in shared memory so forked sections can fill it. */
-void gu_summary_init(void);
-void gu_summary_add(const char *figure, const char *value, const char *target, int met);
-void gu_summary_print(void);
-/* Figures one section hands to a later one (shared memory; < 0: unset). */
+/* Figures one section hands to a later one (shared memory, so forked
+ * sections can; < 0: unset). The summary table is bu_summary_*. */
+void gu_shared_init(void);
 double gu_shared_get(const char *key);
 void gu_shared_set(const char *key, double v);
 

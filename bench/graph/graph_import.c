@@ -172,7 +172,7 @@ static void emit(const irun *ir, int v)
 		bu_result_extra(&r, "close_s", median_d(ir->close_s[v], reps));
 	bu_result_emit(&r);
 	snprintf(val, sizeof(val), "%.0f records/s (%.2f s)", r.ops_per_s, med);
-	gu_summary_add(var_label[v], val, v == V_JSONL_ALWAYS ? ">= 500,000 records/s" : NULL,
+	bu_summary_add(var_label[v], val, v == V_JSONL_ALWAYS ? ">= 500,000 records/s" : NULL,
 	               r.met);
 }
 

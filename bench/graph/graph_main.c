@@ -222,7 +222,7 @@ static void print_inputs(const cli *c, const gb_data *d)
 	bu_result_emit(&r);
 	snprintf(v, sizeof(v), "%.0f records/s (%.2f s, one thread)",
 	         (double)(d->nc + d->na) / d->parse_s, d->parse_s);
-	gu_summary_add("JSONL parsing alone (rec_parse)", v, NULL, -1);
+	bu_summary_add("JSONL parsing alone (rec_parse)", v, NULL, -1);
 }
 
 static char *make_scratch(const char *base)
@@ -266,7 +266,8 @@ int main(int argc, char **argv)
 		return 1;
 	c.o.scratch = scratch;
 	bu_isolate_signals();
-	gu_summary_init();
+	bu_summary_init();
+	gu_shared_init();
 	printf("sutra-bench-graph (%s)\n", c.o.quick ? "quick" : "full");
 	bu_print_machine(scratch);
 	if (bu_results_open(c.results, c.o.quick) < 0)
@@ -281,7 +282,7 @@ int main(int argc, char **argv)
 	}
 	print_inputs(&c, &d);
 	failed = run_sections(&c, &d);
-	gu_summary_print();
+	bu_summary_print();
 	gd_free(&d);
 	bu_rmrf(scratch);
 	free(scratch);

@@ -153,7 +153,7 @@ static void fp_emit_sqlite(const qrun *q, const sq_fp *s, const gb_lat *l)
 	bu_result_emit(&r);
 	lat_value(v, sizeof(v), l);
 	snprintf(v + strlen(v), sizeof(v) - strlen(v), " (%zu pairs, %zu capped)", s->n, s->capped);
-	gu_summary_add("FindPath SQLite CTE", v, NULL, -1);
+	bu_summary_add("FindPath SQLite CTE", v, NULL, -1);
 }
 
 typedef struct fp_fig {
@@ -192,12 +192,12 @@ static void fp_emit_sutra(const qrun *q, const fp_fig *f, const sq_fp *s)
 	bu_result_extra(&r, "vs_floor", f->floor_p50 > 0 ? f->all.p50_us / f->floor_p50 : -1);
 	bu_result_emit(&r);
 	lat_value(v, sizeof(v), &f->all);
-	gu_summary_add("FindPath in-process", v, "p50 <= 50 us", met_lat);
+	bu_summary_add("FindPath in-process", v, "p50 <= 50 us", met_lat);
 	if (!s->n)
 		return;
 	snprintf(v, sizeof(v), "x%.0f (p50, %zu pairs%s), x%.0f (mean)", f->ratio, s->n,
 	         s->capped ? ", capped: lower bound" : "", f->ratio_mean);
-	gu_summary_add("FindPath Sutra vs SQLite", v, ">= 1000x", met_x);
+	bu_summary_add("FindPath Sutra vs SQLite", v, ">= 1000x", met_x);
 }
 
 /* ---- the floor: the same search on the flat CSR ---------------------------------------------- */
@@ -220,7 +220,7 @@ static void floor_emit(const qrun *q, const gb_lat *l, uint64_t *vis, size_t bad
 	bu_result_emit(&r);
 	lat_value(v, sizeof(v), l);
 	snprintf(v + strlen(v), sizeof(v) - strlen(v), "; visits p50 %.0f", v50);
-	gu_summary_add("FindPath floor (BFS on flat CSR)", v, NULL, -1);
+	bu_summary_add("FindPath floor (BFS on flat CSR)", v, NULL, -1);
 }
 
 /* o->reps timed passes of the floor; returns its median (us) or -1. */
@@ -402,7 +402,7 @@ static void small_emit(const qrun *q, const small_q *s, const gb_lat *l)
 			snprintf(v + strlen(v), sizeof(v) - strlen(v), ", x%.0f vs SQLite",
 			         r[0].ratio);
 		snprintf(fig, sizeof(fig), "%s %s", label, e ? "SQLite" : "in-process");
-		gu_summary_add(fig, v, NULL, -1);
+		bu_summary_add(fig, v, NULL, -1);
 	}
 }
 

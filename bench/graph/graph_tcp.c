@@ -64,7 +64,7 @@ static void emit_import(const trun *t, double seconds)
 	r.ops_per_s = (double)n / seconds;
 	bu_result_emit(&r);
 	snprintf(v, sizeof(v), "%.0f records/s (%.2f s)", r.ops_per_s, seconds);
-	gu_summary_add("import via sutra-server (always)", v, NULL, -1);
+	bu_summary_add("import via sutra-server (always)", v, NULL, -1);
 }
 
 static int import(trun *t)
@@ -229,7 +229,7 @@ static void emit(const trun *t, const gb_lat *l, const gb_lat *rtt, size_t bad, 
 	if (sq > 0 && sample_p50 > 0)
 		snprintf(v + strlen(v), sizeof(v) - strlen(v), ", x%.0f vs SQLite",
 		         sq / sample_p50);
-	gu_summary_add("FindPath over TCP (c=1)", v, "p50 <= 150 us", r.met);
+	bu_summary_add("FindPath over TCP (c=1)", v, "p50 <= 150 us", r.met);
 }
 
 static int findpath(trun *t)

@@ -102,60 +102,25 @@ int gu_grep(const char *file, const char *needle, char *out, size_t n)
 	return rc;
 }
 
-/* ---- shared summary --------------------------------------------------------------- */
+/* ---- figures shared between forked sections -------------------------------------- */
 
-#define GU_ROWS 40
 #define GU_KEYS 16
 
-struct row {
-	char figure[64], value[96], target[64];
-	int met;
-};
-
 struct shared {
-	int nrows, nkeys;
-	struct row rows[GU_ROWS];
+	int nkeys;
 	char key[GU_KEYS][32];
 	double val[GU_KEYS];
 };
 
 static struct shared *sh;
 
-void gu_summary_init(void)
+void gu_shared_init(void)
 {
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
 		sh = NULL;
 	else
 		memset(sh, 0, sizeof(*sh));
-}
-
-void gu_summary_add(const char *figure, const char *value, const char *target, int met)
-{
-	struct row *r;
-
-	if (!sh || sh->nrows >= GU_ROWS)
-		return;
-	r = &sh->rows[sh->nrows++];
-	snprintf(r->figure, sizeof(r->figure), "%s", figure);
-	snprintf(r->value, sizeof(r->value), "%s", value);
-	snprintf(r->target, sizeof(r->target), "%s", target ? target : "");
-	r->met = met;
-}
-
-void gu_summary_print(void)
-{
-	if (!sh)
-		return;
-	printf("\nsummary\n");
-	printf("  %-33s %-62s %-22s %s\n", "figure", "value", "target", "");
-	for (int i = 0; i < sh->nrows; i++) {
-		const struct row *r = &sh->rows[i];
-		printf("  %-33s %-62s %-22s %s\n", r->figure, r->value, r->target,
-		       r->met < 0 ? ""
-		       : r->met   ? "met"
-		                  : "MISSED");
-	}
 }
 
 double gu_shared_get(const char *key)

@@ -112,11 +112,6 @@ int su_run_conc(sutra_db *db, int threads, double seconds, su_op_fn fn, void *ar
                 su_conc *out);
 void su_conc_free(su_conc *c);
 
-/* The summary table, in shared memory so forked sections can fill it. */
-void su_summary_init(void);
-void su_summary_add(const char *figure, const char *value, const char *target, int met);
-void su_summary_print(void);
-
 /* A result line for a failure of a section or a layout. */
 void su_error(const char *variant, const char *engine, const char *msg);
 

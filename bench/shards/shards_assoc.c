@@ -220,7 +220,7 @@ static void emit_latency(const sa_lat l[2])
 		bu_result_emit(&r);
 		snprintf(v, sizeof(v), "p50 %.0f us, p99 %.0f us, %.2f fsyncs/op", s[k].p50_us,
 		         s[k].p99_us, l[k].n ? (double)l[k].fsyncs / l[k].n : 0);
-		su_summary_add(k ? "associate 1t, 4 shards, cross-shard"
+		bu_summary_add(k ? "associate 1t, 4 shards, cross-shard"
 		                 : "associate 1t, 4 shards, same shard",
 		               v, NULL, -1);
 	}
@@ -228,7 +228,7 @@ static void emit_latency(const sa_lat l[2])
 		double x = s[1].p50_us / s[0].p50_us;
 		snprintf(v, sizeof(v), "x%.2f p50, x%.2f p99, x%.2f mean", x,
 		         s[1].p99_us / s[0].p99_us, s[1].mean_us / s[0].mean_us);
-		su_summary_add("  cross / same latency", v, "<= 1.5x", x <= SB_XSHARD_MAX);
+		bu_summary_add("  cross / same latency", v, "<= 1.5x", x <= SB_XSHARD_MAX);
 	}
 }
 
@@ -290,13 +290,13 @@ static void emit_throughput(const sb_opts *o, const su_conc c[2])
 		snprintf(v, sizeof(v), "%.0f/s, %.0f fsync/s, p50 %.2f ms, p99 %.2f ms", rate[k],
 		         c[k].seconds > 0 ? c[k].fsyncs / c[k].seconds : 0, l.p50_us / 1e3,
 		         l.p99_us / 1e3);
-		su_summary_add(k ? "associate 50t, 4 shards, cross-shard"
+		bu_summary_add(k ? "associate 50t, 4 shards, cross-shard"
 		                 : "associate 50t, 4 shards, same shard",
 		               v, NULL, -1);
 	}
 	if (rate[1] > 0) {
 		snprintf(v, sizeof(v), "x%.2f (same rate / cross rate)", rate[0] / rate[1]);
-		su_summary_add("  cross / same cost", v, "<= 1.5x",
+		bu_summary_add("  cross / same cost", v, "<= 1.5x",
 		               rate[0] / rate[1] <= SB_XSHARD_MAX);
 	}
 }

@@ -126,7 +126,7 @@ static void emit_disk(const disk_fig *d)
 		return;
 	snprintf(v, sizeof(v), "%.0f / %.0f / %.0f per s (x%.2f, x%.2f)", one, d->two, d->four,
 	         d->two / one, d->four / one);
-	su_summary_add("disk: fdatasync, 1 / 2 / 4 files at once", v, NULL, -1);
+	bu_summary_add("disk: fdatasync, 1 / 2 / 4 files at once", v, NULL, -1);
 }
 
 static void emit_layout(const sb_opts *o, uint32_t shards, const su_conc *c, double base)
@@ -159,7 +159,7 @@ static void emit_layout(const sb_opts *o, uint32_t shards, const su_conc *c, dou
 		snprintf(ratio, sizeof(ratio), " (x%.2f)", rate / base);
 	snprintf(v, sizeof(v), "%.0f/s%s, %.0f fsync/s, %.1f writes/fsync, p99 %.2f ms", rate,
 	         ratio, fps, c->fsyncs ? (double)c->ops / (double)c->fsyncs : 0, l.p99_us / 1e3);
-	su_summary_add(fig, v, NULL, -1);
+	bu_summary_add(fig, v, NULL, -1);
 }
 
 /* Runs every round; out[i] sums layout i's windows; failed[i] marks a

@@ -328,7 +328,7 @@ int main(int argc, char **argv)
 		return 1;
 	c.o.scratch = scratch;
 	bu_isolate_signals();
-	su_summary_init();
+	bu_summary_init();
 	printf(PROG " (%s)\n", c.o.quick ? "quick" : "full");
 	bu_print_machine(scratch);
 	source_commit(commit, sizeof(commit));
@@ -338,7 +338,7 @@ int main(int argc, char **argv)
 	bu_results_commit(commit);
 	print_inputs(&c.o);
 	failed = run_sections(&c);
-	su_summary_print();
+	bu_summary_print();
 	printf("\ntotal %.1f s\n", (double)(bu_now_ns() - t0) / 1e9);
 	bu_rmrf(scratch);
 	free(scratch);

@@ -248,7 +248,7 @@ static void emit_search(const sb_opts *o, const sr_store *s, const sr_store *bas
 		snprintf(ratio, sizeof(ratio), " (x%.2f)", qps / bq);
 	snprintf(v, sizeof(v), "%.0f QPS%s, p50 %.1f us, p99 %.1f us, recall %.3f", qps, ratio,
 	         l.p50_us, l.p99_us, s->recall);
-	su_summary_add(fig, v, NULL, -1);
+	bu_summary_add(fig, v, NULL, -1);
 }
 
 static void emit_path(const sr_store *s, const su_lat *b)
@@ -278,7 +278,7 @@ static void emit_path(const sr_store *s, const su_lat *b)
 	else
 		snprintf(v, sizeof(v), "p50 %.1f us, p99 %.1f us, %zu mismatches", l.p50_us,
 		         l.p99_us, s->mismatches);
-	su_summary_add(fig, v, NULL, -1);
+	bu_summary_add(fig, v, NULL, -1);
 }
 
 static void emit_all(const sb_opts *o, const sd_data *d, sr_store *s)

@@ -340,59 +340,6 @@ void su_conc_free(su_conc *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* ---- summary ---------------------------------------------------------------------------- */
-
-#define SU_ROWS 48
-
-struct row {
-	char figure[64], value[112], target[32];
-	int met;
-};
-
-struct shared {
-	int nrows;
-	struct row rows[SU_ROWS];
-};
-
-static struct shared *sh;
-
-void su_summary_init(void)
-{
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED)
-		sh = NULL;
-	else
-		memset(sh, 0, sizeof(*sh));
-}
-
-void su_summary_add(const char *figure, const char *value, const char *target, int met)
-{
-	struct row *r;
-
-	if (!sh || sh->nrows >= SU_ROWS)
-		return;
-	r = &sh->rows[sh->nrows++];
-	snprintf(r->figure, sizeof(r->figure), "%s", figure);
-	snprintf(r->value, sizeof(r->value), "%s", value);
-	snprintf(r->target, sizeof(r->target), "%s", target ? target : "");
-	r->met = met;
-}
-
-void su_summary_print(void)
-{
-	if (!sh)
-		return;
-	printf("\nsummary\n");
-	printf("  %-40s %-64s %-12s %s\n", "figure", "value", "target", "");
-	for (int i = 0; i < sh->nrows; i++) {
-		const struct row *r = &sh->rows[i];
-		printf("  %-40s %-64s %-12s %s\n", r->figure, r->value, r->target,
-		       r->met < 0 ? ""
-		       : r->met   ? "met"
-		                  : "MISSED");
-	}
-}
-
 void su_error(const char *variant, const char *engine, const char *msg)
 {
 	bench_result r;
