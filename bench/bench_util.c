@@ -581,6 +581,28 @@ unsigned bu_parse_names(const char *prog, const char *list, const char *const *n
 	return mask;
 }
 
+/* ---- latency summaries ------------------------------------------------------ */
+
+void bu_lat_of(bu_lat *l, const uint64_t *v, size_t n)
+{
+	uint64_t *s = malloc((n ? n : 1) * sizeof(*s)), sum = 0;
+
+	memset(l, 0, sizeof(*l));
+	l->n = n;
+	if (!s || n == 0) {
+		free(s);
+		return;
+	}
+	memcpy(s, v, n * sizeof(*s));
+	for (size_t i = 0; i < n; i++)
+		sum += s[i];
+	l->p50_us = (double)bu_quantile(s, n, 0.50) / 1e3;
+	l->p99_us = (double)bu_quantile(s, n, 0.99) / 1e3;
+	l->max_us = (double)s[n - 1] / 1e3; /* bu_quantile sorted s */
+	l->mean_us = (double)sum / (double)n / 1e3;
+	free(s);
+}
+
 /* ---- the summary table ------------------------------------------------------ */
 
 #define BU_ROWS 64

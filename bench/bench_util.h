@@ -138,6 +138,16 @@ int bu_run_isolated(const char *bench, const char *variant, unsigned watchdog_s,
                     int (*fn)(void *arg), void *arg);
 void bu_isolate_signals(void);
 
+/* ---- latency summaries ------------------------------------------------------ */
+
+typedef struct bu_lat {
+	size_t n;
+	double p50_us, p99_us, mean_us, max_us;
+} bu_lat;
+
+/* Percentiles, mean and maximum of n samples in nanoseconds (v unchanged). */
+void bu_lat_of(bu_lat *l, const uint64_t *v, size_t n);
+
 /* ---- the summary table ------------------------------------------------------ */
 
 /* Rows live in shared memory so that sections run in forked children add

@@ -133,11 +133,6 @@ int gf_hops(gb_floor *f, uint32_t a, uint32_t b, size_t *visited);
 /* ---- graph_util.c ------------------------------------------------------------ */
 
 /* Latency percentiles of n samples (ns), without changing v. */
-typedef struct gb_lat {
-	size_t n;
-	double p50_us, p99_us, mean_us, max_us;
-} gb_lat;
-void gu_lat(gb_lat *l, const uint64_t *v, size_t n);
 
 /* Runs argv (argv[0] an absolute path) with stdout+stderr into log and waits;
  * *seconds gets the wall time from fork to exit. Returns the exit status

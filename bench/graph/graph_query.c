@@ -39,7 +39,7 @@ typedef struct qrun {
 	char *dir;
 } qrun;
 
-static void lat_value(char *out, size_t n, const gb_lat *l)
+static void lat_value(char *out, size_t n, const bu_lat *l)
 {
 	if (l->p50_us >= 10000)
 		snprintf(out, n, "p50 %.0f ms, p99 %.0f ms", l->p50_us / 1e3, l->p99_us / 1e3);
@@ -47,7 +47,7 @@ static void lat_value(char *out, size_t n, const gb_lat *l)
 		snprintf(out, n, "p50 %.1f us, p99 %.1f us", l->p50_us, l->p99_us);
 }
 
-static void emit_lat(bench_result *r, const gb_lat *l)
+static void emit_lat(bench_result *r, const bu_lat *l)
 {
 	bu_result_extra(r, "p50_us", l->p50_us);
 	bu_result_extra(r, "p99_us", l->p99_us);
@@ -136,7 +136,7 @@ static int fp_time_sqlite(qrun *q, sq_fp *s)
 	return 0;
 }
 
-static void fp_emit_sqlite(const qrun *q, const sq_fp *s, const gb_lat *l)
+static void fp_emit_sqlite(const qrun *q, const sq_fp *s, const bu_lat *l)
 {
 	bench_result r;
 	char v[128];
@@ -157,7 +157,7 @@ static void fp_emit_sqlite(const qrun *q, const sq_fp *s, const gb_lat *l)
 }
 
 typedef struct fp_fig {
-	gb_lat all;       /* every Sutra sample */
+	bu_lat all;       /* every Sutra sample */
 	double floor_p50; /* the CSR floor's median, us */
 	double sub_p50;   /* Sutra on SQLite's pairs: median of per-pair medians, us */
 	double sub_sum;   /* ... their sum, us */
@@ -202,7 +202,7 @@ static void fp_emit_sutra(const qrun *q, const fp_fig *f, const sq_fp *s)
 
 /* ---- the floor: the same search on the flat CSR ---------------------------------------------- */
 
-static void floor_emit(const qrun *q, const gb_lat *l, uint64_t *vis, size_t bad)
+static void floor_emit(const qrun *q, const bu_lat *l, uint64_t *vis, size_t bad)
 {
 	size_t n = q->d->npairs;
 	double v50 = (double)bu_quantile(vis, n, 0.5), v99 = (double)bu_quantile(vis, n, 0.99);
@@ -229,7 +229,7 @@ static double fp_floor(qrun *q)
 	size_t np = q->d->npairs, reps = (size_t)q->o->reps, bad = 0;
 	uint64_t *lat = malloc(np * reps * sizeof(*lat)), *vis = malloc(np * sizeof(*vis));
 	gb_floor *f = gf_new(q->d);
-	gb_lat l = {0};
+	bu_lat l = {0};
 
 	for (size_t r = 0; f && lat && vis && r < reps; r++)
 		for (size_t i = 0; i < np; i++) {
@@ -242,7 +242,7 @@ static double fp_floor(qrun *q)
 			bad += r == 0 && hops != p->hops;
 		}
 	if (f && lat && vis) {
-		gu_lat(&l, lat, np * reps);
+		bu_lat_of(&l, lat, np * reps);
 		floor_emit(q, &l, vis, bad);
 	}
 	gf_free(f);
@@ -252,7 +252,7 @@ static double fp_floor(qrun *q)
 }
 
 /* Sutra's figures on the pairs SQLite ran, and the ratios. */
-static void fp_compare(qrun *q, const uint64_t *lat, const sq_fp *s, const gb_lat *sl, fp_fig *f)
+static void fp_compare(qrun *q, const uint64_t *lat, const sq_fp *s, const bu_lat *sl, fp_fig *f)
 {
 	uint64_t *med = malloc((s->n ? s->n : 1) * sizeof(*med));
 	size_t reps = (size_t)q->o->reps;
@@ -275,7 +275,7 @@ static int findpath(qrun *q)
 	sq_fp s = {q->o->sqlite_pairs < q->d->npairs ? q->o->sqlite_pairs : q->d->npairs, 0, 0,
 	           NULL};
 	fp_fig f = {0};
-	gb_lat sl = {0};
+	bu_lat sl = {0};
 	int rc = -1;
 
 	s.lat = malloc((s.n ? s.n : 1) * sizeof(*s.lat));
@@ -286,9 +286,9 @@ static int findpath(qrun *q)
 	f.bad = fp_verify(q);
 	if (fp_time_sutra(q, lat) < 0 || (s.n && fp_time_sqlite(q, &s) < 0))
 		goto out;
-	gu_lat(&f.all, lat, n);
+	bu_lat_of(&f.all, lat, n);
 	f.floor_p50 = fp_floor(q);
-	gu_lat(&sl, s.lat, s.n);
+	bu_lat_of(&sl, s.lat, s.n);
 	fp_compare(q, lat, &s, &sl, &f);
 	if (s.n)
 		fp_emit_sqlite(q, &s, &sl);
@@ -377,7 +377,7 @@ static int small_pass(qrun *q, small_q *s, int sqlite, const size_t *want, uint6
 	return 0;
 }
 
-static void small_emit(const qrun *q, const small_q *s, const gb_lat *l)
+static void small_emit(const qrun *q, const small_q *s, const bu_lat *l)
 {
 	const char *var = s->kind == Q_KHOP ? "khop2" : "neighbors";
 	const char *label = s->kind == Q_KHOP ? "2-hop k-hop" : "neighbours";
@@ -421,7 +421,7 @@ static int small_section(qrun *q, small_q *s)
 	uint64_t *lat[2] = {malloc(np * reps * 8), malloc(np * reps * 8)};
 	size_t *want = malloc(np * sizeof(*want));
 	uint32_t *stamp = calloc(q->d->nc, sizeof(*stamp));
-	gb_lat l[2];
+	bu_lat l[2];
 	int rc = -1;
 
 	if (!lat[0] || !lat[1] || !want || !stamp) {
@@ -433,8 +433,8 @@ static int small_section(qrun *q, small_q *s)
 		for (int e = 0; e < 2; e++)
 			if (small_pass(q, s, e, want, lat[e] + r * np) < 0)
 				goto out;
-	gu_lat(&l[0], lat[0], np * reps);
-	gu_lat(&l[1], lat[1], np * reps);
+	bu_lat_of(&l[0], lat[0], np * reps);
+	bu_lat_of(&l[1], lat[1], np * reps);
 	small_emit(q, s, l);
 	rc = 0;
 out:

@@ -202,7 +202,7 @@ static double sample_p50_us(const trun *t, const uint64_t *lat, size_t n)
 	return p50;
 }
 
-static void emit(const trun *t, const gb_lat *l, const gb_lat *rtt, size_t bad, double sample_p50)
+static void emit(const trun *t, const bu_lat *l, const bu_lat *rtt, size_t bad, double sample_p50)
 {
 	double inproc = gu_shared_get("fp_inproc_p50_us"), sq = gu_shared_get("fp_sqlite_p50_us");
 	bench_result r;
@@ -237,14 +237,14 @@ static int findpath(trun *t)
 	size_t n = t->d->npairs * (size_t)t->o->reps, bad = 0;
 	double sq_n = gu_shared_get("fp_sqlite_pairs");
 	uint64_t *lat = malloc(n * sizeof(*lat)), *rtt = malloc(n * sizeof(*rtt));
-	gb_lat l, lr;
+	bu_lat l, lr;
 	int rc = -1;
 
 	if (!lat || !rtt)
 		rc = bu_err("out of memory");
 	else if (verify(t, &bad) == 0 && timed(t, lat, rtt) == 0) {
-		gu_lat(&l, lat, n);
-		gu_lat(&lr, rtt, n);
+		bu_lat_of(&l, lat, n);
+		bu_lat_of(&lr, rtt, n);
 		emit(t, &l, &lr, bad, sample_p50_us(t, lat, sq_n > 0 ? (size_t)sq_n : 0));
 		rc = 0;
 	}

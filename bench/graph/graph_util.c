@@ -25,28 +25,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-/* ---- latency --------------------------------------------------------------------- */
-
-void gu_lat(gb_lat *l, const uint64_t *v, size_t n)
-{
-	uint64_t *s = malloc((n ? n : 1) * sizeof(*s)), sum = 0;
-
-	memset(l, 0, sizeof(*l));
-	l->n = n;
-	if (!s || n == 0) {
-		free(s);
-		return;
-	}
-	memcpy(s, v, n * sizeof(*s));
-	for (size_t i = 0; i < n; i++)
-		sum += s[i];
-	l->p50_us = (double)bu_quantile(s, n, 0.50) / 1e3;
-	l->p99_us = (double)bu_quantile(s, n, 0.99) / 1e3;
-	l->max_us = (double)s[n - 1] / 1e3; /* bu_quantile sorted s */
-	l->mean_us = (double)sum / (double)n / 1e3;
-	free(s);
-}
-
 /* ---- child processes -------------------------------------------------------------- */
 
 static void child(char *const *argv, const char *log)

@@ -83,12 +83,7 @@ int su_index_ready(sutra_db *db, double timeout_s);
 double su_fsync_parallel(const char *dir, int files, double seconds);
 
 /* Latency percentiles of n samples (ns), without changing v. */
-typedef struct su_lat {
-	size_t n;
-	double p50_us, p99_us, mean_us;
-} su_lat;
-void su_lat_of(su_lat *l, const uint64_t *v, size_t n);
-void su_lat_extras(bench_result *r, const su_lat *l);
+void su_lat_extras(bench_result *r, const bu_lat *l);
 
 /* One write by a concurrent writer: returns 0 or a SUTRA_E* code (the
  * message is in sutra_last_error). rng is the thread's own PRNG state. */

@@ -193,11 +193,11 @@ static int run_latency(const sb_opts *o, sutra_db *db, sa_pool *p, sa_lat l[2])
 static void emit_latency(const sa_lat l[2])
 {
 	static const char *const kind[2] = {"same", "cross"};
-	su_lat s[2];
+	bu_lat s[2];
 	char v[128];
 
 	for (int k = 0; k < 2; k++)
-		su_lat_of(&s[k], l[k].ns, l[k].n);
+		bu_lat_of(&s[k], l[k].ns, l[k].n);
 	for (int k = 0; k < 2; k++) {
 		bench_result r;
 		double sum = s[k].mean_us * (double)s[k].n / 1e6;
@@ -267,8 +267,8 @@ static void emit_throughput(const sb_opts *o, const su_conc c[2])
 		rate[k] = c[k].seconds > 0 ? (double)c[k].ops / c[k].seconds : 0;
 	for (int k = 0; k < 2; k++) {
 		bench_result r;
-		su_lat l;
-		su_lat_of(&l, c[k].lat, c[k].nlat);
+		bu_lat l;
+		bu_lat_of(&l, c[k].lat, c[k].nlat);
 		bu_result_init(&r, SB_BENCH, variant, kind[k]);
 		r.ops = c[k].ops;
 		r.seconds = c[k].seconds;

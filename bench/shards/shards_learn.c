@@ -135,9 +135,9 @@ static void emit_layout(const sb_opts *o, uint32_t shards, const su_conc *c, dou
 	double rate = c->seconds > 0 ? (double)c->ops / c->seconds : 0;
 	double fps = c->seconds > 0 ? (double)c->fsyncs / c->seconds : 0;
 	bench_result r;
-	su_lat l;
+	bu_lat l;
 
-	su_lat_of(&l, c->lat, c->nlat);
+	bu_lat_of(&l, c->lat, c->nlat);
 	snprintf(variant, sizeof(variant), "learn_%dt", o->threads);
 	bu_result_init(&r, SB_BENCH, variant, su_layout_tag(shards, tag, sizeof(tag)));
 	r.ops = c->ops;

@@ -228,9 +228,9 @@ static void emit_search(const sb_opts *o, const sr_store *s, const sr_store *bas
 	double qps = median_d(s->qps, o->reps), bq = median_d(base->qps, o->reps);
 	char variant[32], tag[16], name[32], fig[64], v[128], ratio[24] = "";
 	bench_result r;
-	su_lat l;
+	bu_lat l;
 
-	su_lat_of(&l, s->qlat, s->nqlat);
+	bu_lat_of(&l, s->qlat, s->nqlat);
 	snprintf(variant, sizeof(variant), "vsearch_k%d_ef%d", SB_K, SB_EF);
 	bu_result_init(&r, SB_BENCH, variant, su_layout_tag(s->shards, tag, sizeof(tag)));
 	r.ops = s->nqlat;
@@ -251,13 +251,13 @@ static void emit_search(const sb_opts *o, const sr_store *s, const sr_store *bas
 	bu_summary_add(fig, v, NULL, -1);
 }
 
-static void emit_path(const sr_store *s, const su_lat *b)
+static void emit_path(const sr_store *s, const bu_lat *b)
 {
 	char tag[16], name[32], fig[64], v[128];
 	bench_result r;
-	su_lat l;
+	bu_lat l;
 
-	su_lat_of(&l, s->plat, s->nplat);
+	bu_lat_of(&l, s->plat, s->nplat);
 	bu_result_init(&r, SB_BENCH, "findpath", su_layout_tag(s->shards, tag, sizeof(tag)));
 	r.ops = l.n;
 	r.seconds = l.mean_us * (double)l.n / 1e6;
@@ -283,13 +283,13 @@ static void emit_path(const sr_store *s, const su_lat *b)
 
 static void emit_all(const sb_opts *o, const sd_data *d, sr_store *s)
 {
-	su_lat base;
+	bu_lat base;
 
 	for (int i = 0; i < SR_NSTORES; i++)
 		emit_load(d, &s[i]);
 	for (int i = 0; i < SR_NSTORES; i++)
 		emit_search(o, &s[i], &s[0]);
-	su_lat_of(&base, s[0].plat, s[0].nplat);
+	bu_lat_of(&base, s[0].plat, s[0].nplat);
 	for (int i = 0; i < SR_NSTORES; i++)
 		emit_path(&s[i], i ? &base : NULL);
 }

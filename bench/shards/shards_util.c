@@ -176,26 +176,7 @@ double su_fsync_parallel(const char *dir, int files, double seconds)
 
 /* ---- latency ------------------------------------------------------------------------ */
 
-void su_lat_of(su_lat *l, const uint64_t *v, size_t n)
-{
-	uint64_t *s = malloc((n ? n : 1) * sizeof(*s)), sum = 0;
-
-	memset(l, 0, sizeof(*l));
-	l->n = n;
-	if (!s || n == 0) {
-		free(s);
-		return;
-	}
-	memcpy(s, v, n * sizeof(*s));
-	for (size_t i = 0; i < n; i++)
-		sum += s[i];
-	l->p50_us = (double)bu_quantile(s, n, 0.50) / 1e3;
-	l->p99_us = (double)bu_quantile(s, n, 0.99) / 1e3;
-	l->mean_us = (double)sum / (double)n / 1e3;
-	free(s);
-}
-
-void su_lat_extras(bench_result *r, const su_lat *l)
+void su_lat_extras(bench_result *r, const bu_lat *l)
 {
 	bu_result_extra(r, "p50_us", l->p50_us);
 	bu_result_extra(r, "p99_us", l->p99_us);
