@@ -49,6 +49,14 @@ void fuzz_check_store(const char *dir, sutra_db *db, const sutra_options *o);
 /* The store targets' common step: for repair off and on, rebuild dir from
  * the input with build(), open a store of dimension dim and check what
  * opened. */
+/* A valid WAL segment header (src/wal/wal.h) with this salt and first lsn
+ * into h (WAL_HEADER_SIZE bytes). */
+void fuzz_wal_header(uint8_t *h, uint64_t salt, uint64_t first_lsn);
+/* Re-seals the records of a segment image as wal.h frames them: each CRC
+ * recomputed with salt (and, if renumber, the lsns set to 1, 2, ...), so
+ * mutations reach what lies behind the checksums. Returns the record count. */
+uint64_t fuzz_wal_seal(uint8_t *p, size_t size, uint64_t salt, int renumber);
+
 void fuzz_open_twice(const char *dir, uint32_t dim,
                      void (*build)(const char *dir, const uint8_t *data, size_t size),
                      const uint8_t *data, size_t size);

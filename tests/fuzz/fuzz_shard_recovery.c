@@ -85,41 +85,6 @@ static void init_once(const char *dir)
 	done = 1;
 }
 
-static void header(uint8_t *h, uint64_t salt, uint64_t first_lsn)
-{
-	memset(h, 0, WAL_HEADER_SIZE);
-	memcpy(h, WAL_MAGIC, 8);
-	st32(h + 8, WAL_VERSION);
-	st32(h + 12, WAL_HEADER_SIZE);
-	st64(h + 16, salt);
-	st64(h + 24, first_lsn);
-	st32(h + 32, crc32c(h, 32));
-}
-
-/* Recomputes the CRC of every record that fits (after setting its lsn to
- * 1, 2, ... if renumber); returns how many. */
-static uint64_t seal(uint8_t *p, size_t size, uint64_t salt, int renumber)
-{
-	uint32_t seed = crc32c(&salt, sizeof salt);
-	size_t pos = WAL_HEADER_SIZE;
-	uint64_t n = 0;
-
-	while (size - pos >= WAL_RECORD_HEADER) {
-		uint32_t len = ld32(p + pos + 4);
-		if (len > size - pos - WAL_RECORD_HEADER)
-			break;
-		if (renumber)
-			st64(p + pos + 8, n + 1);
-		st32(p + pos,
-		     crc32c_extend(seed, p + pos + 4, WAL_RECORD_HEADER - 4 + (size_t)len));
-		n++;
-		pos += ((size_t)WAL_RECORD_HEADER + len + 7) & ~(size_t)7;
-		if (pos > size)
-			break;
-	}
-	return n;
-}
-
 static void build_shard(int s, uint8_t mode, const uint8_t *part, size_t n)
 {
 	size_t total = (mode & 1) ? n + WAL_HEADER_SIZE : n;
@@ -133,10 +98,10 @@ static void build_shard(int s, uint8_t mode, const uint8_t *part, size_t n)
 	if (!seg)
 		fuzz_fail("out of memory");
 	if (mode & 1) {
-		header(seg, g_salt[s], 1);
+		fuzz_wal_header(seg, g_salt[s], 1);
 		memcpy(seg + WAL_HEADER_SIZE, part, n);
 		if (mode & 2)
-			next = seal(seg, total, g_salt[s], mode & 4) + 1;
+			next = fuzz_wal_seal(seg, total, g_salt[s], mode & 4) + 1;
 	} else {
 		memcpy(seg, part, n);
 	}
@@ -144,7 +109,7 @@ static void build_shard(int s, uint8_t mode, const uint8_t *part, size_t n)
 	if ((mode & 8) && next > 1) {
 		char name[64];
 		uint8_t h[WAL_HEADER_SIZE];
-		header(h, g_salt[s] ^ 0xffff, next);
+		fuzz_wal_header(h, g_salt[s] ^ 0xffff, next);
 		snprintf(name, sizeof name, "wal-%016" PRIx64 ".log", next);
 		fuzz_write_file(g_shard_dir[s], name, h, sizeof h);
 	}

@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include "fuzz.h"
+#include "util/bytes.h"
+#include "util/crc32c.h"
+#include "wal/wal.h"
 
 #define MAX_IDS       4096
 #define MAX_NEIGHBORS 64
@@ -365,4 +368,39 @@ void fuzz_open_twice(const char *dir, uint32_t dim,
 		if (rc == 0)
 			fuzz_check_store(dir, db, &o);
 	}
+}
+
+/* ---- WAL segments ------------------------------------------------------------- */
+
+void fuzz_wal_header(uint8_t *h, uint64_t salt, uint64_t first_lsn)
+{
+	memset(h, 0, WAL_HEADER_SIZE);
+	memcpy(h, WAL_MAGIC, 8);
+	st32(h + 8, WAL_VERSION);
+	st32(h + 12, WAL_HEADER_SIZE);
+	st64(h + 16, salt);
+	st64(h + 24, first_lsn);
+	st32(h + 32, crc32c(h, 32));
+}
+
+uint64_t fuzz_wal_seal(uint8_t *p, size_t size, uint64_t salt, int renumber)
+{
+	uint32_t seed = crc32c(&salt, sizeof salt);
+	size_t pos = WAL_HEADER_SIZE;
+	uint64_t n = 0;
+
+	while (size - pos >= WAL_RECORD_HEADER) {
+		uint32_t len = ld32(p + pos + 4);
+		if (len > size - pos - WAL_RECORD_HEADER)
+			break;
+		if (renumber)
+			st64(p + pos + 8, n + 1);
+		st32(p + pos,
+		     crc32c_extend(seed, p + pos + 4, WAL_RECORD_HEADER - 4 + (size_t)len));
+		n++;
+		pos += ((size_t)WAL_RECORD_HEADER + len + 7) & ~(size_t)7;
+		if (pos > size)
+			break;
+	}
+	return n;
 }

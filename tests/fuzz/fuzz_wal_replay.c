@@ -54,38 +54,6 @@ static void init_once(const char *dir)
 	done = 1;
 }
 
-static void header(uint8_t *h, uint64_t first_lsn)
-{
-	memset(h, 0, WAL_HEADER_SIZE);
-	memcpy(h, WAL_MAGIC, 8);
-	st32(h + 8, WAL_VERSION);
-	st32(h + 12, WAL_HEADER_SIZE);
-	st64(h + 16, SALT);
-	st64(h + 24, first_lsn);
-	st32(h + 32, crc32c(h, 32));
-}
-
-/* Recomputes the CRC of every record that fits; returns how many. */
-static uint64_t seal(uint8_t *p, size_t size)
-{
-	uint64_t salt = SALT, n = 0;
-	uint32_t seed = crc32c(&salt, sizeof salt);
-	size_t pos = WAL_HEADER_SIZE;
-
-	while (size - pos >= WAL_RECORD_HEADER) {
-		uint32_t len = ld32(p + pos + 4);
-		if (len > size - pos - WAL_RECORD_HEADER)
-			break;
-		st32(p + pos,
-		     crc32c_extend(seed, p + pos + 4, WAL_RECORD_HEADER - 4 + (size_t)len));
-		n++;
-		pos += ((size_t)WAL_RECORD_HEADER + len + 7) & ~(size_t)7;
-		if (pos > size)
-			break;
-	}
-	return n;
-}
-
 static void build(const char *dir, const uint8_t *data, size_t size)
 {
 	uint8_t mode = data[0];
@@ -96,10 +64,10 @@ static void build(const char *dir, const uint8_t *data, size_t size)
 	if (!seg)
 		fuzz_fail("out of memory");
 	if (mode & 1) {
-		header(seg, 1);
+		fuzz_wal_header(seg, SALT, 1);
 		memcpy(seg + WAL_HEADER_SIZE, data + 1, n);
 		if (mode & 2)
-			next = seal(seg, total) + 1;
+			next = fuzz_wal_seal(seg, total, SALT, 0) + 1;
 	} else {
 		memcpy(seg, data + 1, n);
 	}
@@ -109,7 +77,7 @@ static void build(const char *dir, const uint8_t *data, size_t size)
 	if ((mode & 4) && next > 1) {
 		char name[64];
 		uint8_t h[WAL_HEADER_SIZE];
-		header(h, next);
+		fuzz_wal_header(h, SALT, next);
 		snprintf(name, sizeof name, "wal-%016" PRIx64 ".log", next);
 		fuzz_write_file(dir, name, h, sizeof h);
 	}
