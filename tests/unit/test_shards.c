@@ -740,6 +740,59 @@ static void test_repair_contradiction(void **state)
 	free(dir);
 }
 
+/* ---- a shard's disk failing in the middle of a cross-shard write -------------------- */
+
+/* The k-th fdatasync of a cross-shard association fails (the coordinator's
+ * or the participant's, whichever comes first): the write fails, the store
+ * turns read-only, and after a reopen the association is whole or absent,
+ * with nothing left in doubt. */
+static void test_participant_io_failure(void **state)
+{
+	(void)state;
+	for (unsigned nth = 1; nth <= 2; nth++) {
+		char *dir = tu_mkdtemp("shards-eio");
+		sutra_options o;
+		sutra_db *db;
+		sutra_id a, c, d;
+		uint64_t next = 0;
+		sutra_stats st;
+
+		sutra_options_init(&o);
+		o.dimension = DIM;
+		o.shards = 2;
+		o.vector_index = 0;
+		assert_int_equal(sutra_open(dir, &o, &db), 0);
+		id_in_shard(&next, 0, 2, &a);
+		id_in_shard(&next, 1, 2, &c);
+		id_in_shard(&next, 1, 2, &d);
+		assert_int_equal(learn(db, &a, "a", NULL), 0);
+		assert_int_equal(learn(db, &c, "c", NULL), 0);
+		sutra_fault_clear();
+		sutra_fault_io(SUTRA_SITE_WAL_FSYNC, nth, SUTRA_FAULT_EIO);
+		int rc = sutra_associate(db, &a, &c, SUTRA_ASSOC_CAUSAL, 1, NULL);
+		sutra_fault_clear();
+		assert_true(rc < 0);
+		assert_int_equal(sutra_stats_get(db, &st), 0);
+		assert_int_equal(st.read_only, 1);
+		assert_int_equal(st.txn_active, 0);
+		assert_true(learn(db, &d, "d", NULL) < 0); /* refused: read-only */
+		assert_true(sutra_close(db) < 0);          /* reports the sticky error */
+		o.shards = 0;
+		assert_int_equal(sutra_open(dir, &o, &db), 0);
+		int out = has_neighbor(db, &a, &c, SUTRA_DIR_OUT);
+		assert_int_equal(has_neighbor(db, &c, &a, SUTRA_DIR_IN), out);
+		assert_int_equal(sutra_exists(db, &a), 1);
+		assert_int_equal(sutra_exists(db, &c), 1);
+		assert_int_equal(sutra_stats_get(db, &st), 0);
+		assert_int_equal(st.txn_active, 0);
+		assert_int_equal(st.txn_prepared, 0);
+		assert_int_equal(sutra_associate(db, &a, &c, SUTRA_ASSOC_CAUSAL, 1, NULL), 0);
+		assert_int_equal(sutra_close(db), 0);
+		tu_rmrf(dir);
+		free(dir);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -750,6 +803,7 @@ int main(void)
 	    cmocka_unit_test(test_differential),
 	    cmocka_unit_test(test_shard_indexes),
 	    cmocka_unit_test(test_repair_contradiction),
+	    cmocka_unit_test(test_participant_io_failure),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
