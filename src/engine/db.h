@@ -160,8 +160,9 @@ int shards_append(sutra_db *db, const uint8_t *payload, size_t len, struct log_p
 /* Syncs each shard s with need[s] > 0 up to need[s], in parallel; zeroes
  * need. Any number of threads may sync at once. */
 int shards_sync(sutra_db *db, uint64_t *need);
-/* Logs COMMIT, APPLIED on every participant and END, without a sync: the
- * transaction was decided when its last PREPARE became durable. */
+/* Logs COMMIT, APPLIED on every participant and END, without a sync or a
+ * wait for room: the transaction was decided when its last PREPARE became
+ * durable. Returns the first append error (recovery makes them durable). */
 int shards_commit(sutra_db *db, const struct log_pos *pos);
 /* Logs the ABORT of a transaction recovery found in doubt. */
 int shards_abort(sutra_db *db, const struct log_pos *pos);

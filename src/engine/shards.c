@@ -485,15 +485,16 @@ void shards_check_decided_stop(void)
 		stop_now();
 }
 
-/* Queues one record of a decided transaction (no sync). */
+/* Queues one record of a decided transaction (no sync), without waiting
+ * for room: the outcome no longer depends on it (recovery derives it from
+ * the PREPAREs), so a full queue must not hold the group up. */
 static int log_phase(sutra_db *db, const struct log_pos *pos, int phase, uint32_t shard)
 {
 	uint8_t h[TXN_HEADER_BYTES];
 	uint64_t lsn;
 
 	header_for(pos, phase, h);
-	return wal_append_parts(db->shards[shard].wal, h, sizeof h, NULL, 0,
-	                        db->opt.busy_timeout_ms, &lsn);
+	return wal_append_parts(db->shards[shard].wal, h, sizeof h, NULL, 0, 0, &lsn);
 }
 
 int shards_commit(sutra_db *db, const struct log_pos *pos)
